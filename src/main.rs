@@ -1,0 +1,2 @@
+//! `mtd`: durable HMRC MTD submissions on Inngest.
+fn main() {}
