@@ -1,0 +1,1 @@
+//! Placeholder: the five MTD Inngest functions are being built.
