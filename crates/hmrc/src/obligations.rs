@@ -84,7 +84,8 @@ pub struct ObligationsQuery {
     pub type_of_business: Option<TypeOfBusiness>,
     /// Only this business.
     pub business_id: Option<BusinessId>,
-    /// From and to dates, sent together, at most 366 days apart.
+    /// From and to dates, sent together, spanning at most 366 days counting both ends (so at
+    /// most 365 days apart).
     pub date_range: Option<(NaiveDate, NaiveDate)>,
     /// Only this status.
     pub status: Option<ObligationStatus>,
@@ -150,10 +151,11 @@ impl ObligationsQuery {
                     "RANGE_TO_DATE_BEFORE_FROM_DATE",
                     "The To date must be after the From date",
                 ));
-            } else if to == from || (to - from).num_days() > 366 {
+            } else if to == from || (to - from).num_days() >= 366 {
+                // HMRC counts both ends: `to` must be before `from` + 366 days.
                 errors.push(ApiError::new(
                     "RULE_DATE_RANGE_INVALID",
-                    "The date range is invalid: at most 366 days, and the dates must differ",
+                    "The date range is invalid: at most 366 days counting both ends, and the dates must differ",
                 ));
             }
             if from < earliest {

@@ -1,72 +1,63 @@
-//! End of Period Statements (EOPS API v3.0): only the years that had them.
+//! End of Period Statements (EOPS API v3.0) against the simulator: only the years that had
+//! them, inside their submission window, once per accounting period.
 
-use hmrc_mtd::{CallContext, Error, TypeOfBusiness, eops::EndOfPeriodStatement};
-use serde_json::{Value, json};
-use wiremock::{
-    Mock, MockServer,
-    matchers::{method, path},
+use hmrc_mtd::{Error, TypeOfBusiness, Warning, eops::EndOfPeriodStatement};
+use serde_json::json;
+
+use crate::{
+    sim::{Sim, eops_2022_23_day},
+    support::{Flow, assert_valid, ty},
 };
-
-use crate::support::{
-    Flow, assert_valid, client, eops_2022_23, hmrc, hmrc_empty, nino, only_request, se_business,
-    token, ty, web_headers,
-};
-
-async fn server_answering(response: wiremock::ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(Flow::EndOfPeriodStatement.path()))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
-}
 
 #[tokio::test]
 async fn eops_for_a_year_that_had_one_is_posted_and_validates_against_hmrcs_schema() {
-    let server = server_answering(hmrc_empty(204)).await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
+    let sim = Sim::start().await;
+    // 2023-24 (the last year with EOPS) could be sent until 31 January 2025.
+    sim.set_day("2024-06-01T09:00:00Z".parse().unwrap());
     let year = ty("2023-24");
     let statement = EndOfPeriodStatement::new(
         TypeOfBusiness::UkProperty,
-        se_business(),
+        sim.ids.property_business.clone(),
         year.start_date(),
         year.end_date(),
     );
-    let done = client(&server)
-        .submit_end_of_period_statement(&call, &nino(), &statement)
+    let done = sim
+        .api
+        .submit_end_of_period_statement(&sim.call(), &sim.ids.nino, &statement)
         .await
         .unwrap();
     assert_eq!(done.status, 204);
-    let request = only_request(&server).await;
-    assert_eq!(request.headers["accept"], "application/vnd.hmrc.3.0+json");
-    let body: Value = request.body_json().unwrap();
+    let call = sim.last_request_to(Flow::EndOfPeriodStatement);
+    assert_eq!(call.headers["accept"], "application/vnd.hmrc.3.0+json");
+    let body = call.body.unwrap();
     assert_eq!(body["finalised"], true);
+    assert_eq!(body["businessId"], sim.ids.property_business.as_str());
     assert_valid(
         "individuals-business-eops-api/3.0/schemas/submitBusEOPS_req.json",
         &body,
+    );
+    // HMRC deprecated every EOPS version; the answer says so and the client passes it on.
+    assert!(
+        matches!(done.warnings.as_slice(), [Warning::Deprecated { .. }]),
+        "{:?}",
+        done.warnings
     );
 }
 
 #[tokio::test]
 async fn eops_from_2024_25_is_not_required_and_nothing_is_sent() {
-    let server = server_answering(hmrc_empty(204)).await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let client = client(&server);
+    let sim = Sim::start().await;
     for year in ["2024-25", "2025-26", "2026-27"] {
         let year = ty(year);
         let statement = EndOfPeriodStatement::new(
             TypeOfBusiness::SelfEmployment,
-            se_business(),
+            sim.ids.se_business.clone(),
             year.start_date(),
             year.end_date(),
         );
-        let err = client
-            .submit_end_of_period_statement(&call, &nino(), &statement)
+        let err = sim
+            .api
+            .submit_end_of_period_statement(&sim.call(), &sim.ids.nino, &statement)
             .await
             .unwrap_err();
         let Error::NotRequired { tax_year, .. } = &err else {
@@ -77,50 +68,59 @@ async fn eops_from_2024_25_is_not_required_and_nothing_is_sent() {
         assert!(!err.is_rejected());
         assert!(err.to_string().contains("not required"));
     }
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(sim.admin().requests().is_empty(), "nothing reached HMRC");
 }
 
 #[tokio::test]
 async fn a_retried_eops_hmrc_already_holds_is_a_duplicate_submission() {
-    let server = server_answering(hmrc(
-        400,
-        json!({"code": "RULE_ALREADY_SUBMITTED", "message": "An End of Period Statement already exists for this business' accounting period"}),
-    ))
-    .await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let err = client(&server)
-        .submit_end_of_period_statement(&call, &nino(), &eops_2022_23())
-        .await
-        .unwrap_err();
+    let sim = Sim::start().await;
+    sim.set_day(eops_2022_23_day());
+    sim.run(Flow::EndOfPeriodStatement).await.unwrap();
+    let err = sim.run(Flow::EndOfPeriodStatement).await.unwrap_err();
     assert!(err.is_duplicate_submission(), "{err:?}");
     assert_eq!(err.code(), Some("RULE_ALREADY_SUBMITTED"));
 }
 
 #[tokio::test]
+async fn an_eops_after_its_deadline_or_before_its_period_ends_is_rejected() {
+    let sim = Sim::start().await;
+    for (day, code) in [
+        ("2024-02-01T09:00:00Z", "RULE_LATE_SUBMISSION"),
+        ("2023-03-01T09:00:00Z", "RULE_EARLY_SUBMISSION"),
+    ] {
+        sim.set_day(day.parse().unwrap());
+        let err = sim.run(Flow::EndOfPeriodStatement).await.unwrap_err();
+        assert!(err.is_rejected(), "{day}: {err:?}");
+        assert_eq!(err.code(), Some(code), "{day}");
+        assert!(!err.is_retriable());
+    }
+}
+
+#[tokio::test]
 async fn eops_business_validation_failures_keep_every_error_id() {
-    let server = server_answering(hmrc(
-        400,
-        json!({"code": "INVALID_REQUEST", "message": "Invalid request", "errors": [
-            {"code": "RULE_BUSINESS_VALIDATION_FAILURE", "errorId": "C55317", "message": "Class 4 exemption: age"},
-            {"code": "RULE_BUSINESS_VALIDATION_FAILURE", "errorId": "C55318", "message": "Consolidated expenses limit"}
-        ]}),
-    ))
-    .await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let err = client(&server)
-        .submit_end_of_period_statement(&call, &nino(), &eops_2022_23())
+    let sim = Sim::start().await;
+    sim.set_day(eops_2022_23_day());
+    let call = sim
+        .call()
+        .with_test_scenario("BVR_UK_PROPERTY_MULTIPLE_ERRORS");
+    let err = Flow::EndOfPeriodStatement
+        .run_for(&sim.api, &call, &sim.ids)
         .await
         .unwrap_err();
-    let ids: Vec<_> = err
-        .rejection_errors()
+    assert!(err.is_rejected(), "{err:?}");
+    let errors = err.rejection_errors();
+    let ids: Vec<_> = errors
         .iter()
-        .map(|e| e.error_id.as_deref().unwrap())
+        .map(|e| (e.code.as_str(), e.error_id.as_deref().unwrap()))
         .collect();
-    assert_eq!(ids, ["C55317", "C55318"]);
+    assert_eq!(
+        ids,
+        [
+            ("RULE_BUSINESS_VALIDATION_FAILURE", "C55519"),
+            ("RULE_BUSINESS_VALIDATION_FAILURE", "C55520")
+        ]
+    );
+    assert!(errors[0].message.contains("Furnished Holiday Lettings"));
 }
 
 #[test]

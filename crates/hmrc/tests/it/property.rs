@@ -1,8 +1,9 @@
-//! UK property submissions (Property Business API v6.0): the request the client puts on the
-//! wire validates against HMRC's schema for the tax year.
+//! UK property submissions (Property Business API v6.0) against the simulator: what it
+//! accepts, what it refuses and why, and that the body the client put on the wire validates
+//! against HMRC's schema for the tax year.
 
 use hmrc_mtd::{
-    Building, CallContext, StructuredBuildingAllowance,
+    Building, Error, StructuredBuildingAllowance,
     property::{
         FhlAdjustments, FhlAllowances, FhlExpenses, FhlIncome, PropertyExpenses, PropertyIncome,
         RentARoomAnnual, RentARoomIncome, UkFhlAnnual, UkFhlPeriod, UkPropertyAdjustments,
@@ -10,32 +11,25 @@ use hmrc_mtd::{
         UkPropertyCumulativeSummary, UkPropertyFigures, UkPropertyPeriodSummary,
     },
 };
-use serde_json::{Value, json};
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{method, path},
-};
+use serde_json::Value;
 
-use crate::support::{
-    Flow, assert_valid, client, hmrc, hmrc_empty, money, nino, only_request, property_business,
-    property_cumulative_2025_26, property_period_2024_25, token, ty, web_headers,
+use crate::{
+    sim::Sim,
+    support::{
+        Flow, assert_valid, money, property_cumulative_2025_26, property_period_2024_25, ty,
+    },
 };
 
 const SCHEMAS: &str = "property-business-api/6.0/schemas";
-const SUBMISSION_ID: &str = "4557ecb5-fd32-48cc-81f5-e6acd1099f3c";
 
-async fn server_answering(at: &str, verb: &str, response: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method(verb))
-        .and(path(at))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
+fn last_body(sim: &Sim, flow: Flow) -> Value {
+    sim.last_request_to(flow)
+        .body
+        .unwrap_or_else(|| panic!("{flow:?}: no body"))
 }
 
 fn fhl_and_non_fhl_2023_24() -> UkPropertyPeriodSummary {
-    let q = ty("2023-24").quarters()[2];
+    let q = ty("2023-24").quarters()[0];
     UkPropertyPeriodSummary::new(q.start, q.end)
         .fhl(UkFhlPeriod {
             income: Some(FhlIncome {
@@ -68,58 +62,102 @@ fn fhl_and_non_fhl_2023_24() -> UkPropertyPeriodSummary {
 
 #[tokio::test]
 async fn uk_property_period_up_to_2024_25_returns_hmrcs_submission_id_and_validates() {
+    let sim = Sim::start().await;
     for (year, summary, def) in [
         ("2024-25", property_period_2024_25(), "def2"),
         ("2023-24", fhl_and_non_fhl_2023_24(), "def1"),
     ] {
-        let server = server_answering(
-            &format!("/individuals/business/property/uk/AA123456A/XPIS12345678903/period/{year}"),
-            "POST",
-            hmrc(201, json!({"submissionId": SUBMISSION_ID})),
-        )
-        .await;
-        let token = token();
-        let headers = web_headers();
-        let call = CallContext::new(&token, &headers);
-        let receipt = client(&server)
-            .submit_uk_property_period(&call, &nino(), &property_business(), ty(year), &summary)
+        let receipt = sim
+            .api
+            .submit_uk_property_period(
+                &sim.call(),
+                &sim.ids.nino,
+                &sim.ids.property_business,
+                ty(year),
+                &summary,
+            )
             .await
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{year}: {e}"));
         assert_eq!(receipt.status, 201);
-        assert_eq!(receipt.body.unwrap().submission_id, SUBMISSION_ID);
-        let body: Value = only_request(&server).await.body_json().unwrap();
+        let id = receipt.body.unwrap().submission_id;
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        let call = sim.last_request_to(Flow::UkPropertyPeriod);
+        assert_eq!(call.response.as_ref().unwrap()["submissionId"], id.as_str());
         assert_valid(
             &format!("{SCHEMAS}/uk_property_period_summary_create/{def}/request.json"),
-            &body,
+            &call.body.unwrap(),
         );
     }
 }
 
 #[tokio::test]
+async fn a_period_for_a_self_employment_business_id_is_refused_as_the_wrong_type_of_business() {
+    let sim = Sim::start().await;
+    let err = sim
+        .api
+        .submit_uk_property_period(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
+            ty("2024-25"),
+            &property_period_2024_25(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(err.code(), Some("RULE_TYPE_OF_BUSINESS_INCORRECT"));
+}
+
+#[tokio::test]
 async fn uk_property_cumulative_from_2025_26_is_put_and_validates_against_hmrcs_schema() {
-    let server = server_answering(Flow::UkPropertyCumulative.path(), "PUT", hmrc_empty(204)).await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    client(&server)
+    let sim = Sim::start().await;
+    let done = sim
+        .api
         .submit_uk_property_cumulative(
-            &call,
-            &nino(),
-            &property_business(),
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.property_business,
             ty("2025-26"),
             &property_cumulative_2025_26(),
         )
         .await
         .unwrap();
-    let body: Value = only_request(&server).await.body_json().unwrap();
+    assert_eq!(done.status, 204);
+    let body = last_body(&sim, Flow::UkPropertyCumulative);
     assert_eq!(body["fromDate"], "2025-04-06");
+    assert_eq!(body["toDate"], "2025-07-05");
     assert_valid(
         &format!("{SCHEMAS}/uk_property_cumulative_summary_create_and_amend/def1/request.json"),
         &body,
     );
 }
 
-fn building() -> StructuredBuildingAllowance {
+#[tokio::test]
+async fn a_cumulative_summary_may_not_move_its_end_date_backwards() {
+    let sim = Sim::start().await;
+    let to_october = UkPropertyCumulativeSummary {
+        to_date: Some(ty("2025-26").quarters()[1].end),
+        ..property_cumulative_2025_26()
+    };
+    sim.api
+        .submit_uk_property_cumulative(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.property_business,
+            ty("2025-26"),
+            &to_october,
+        )
+        .await
+        .unwrap();
+    let err = sim.run(Flow::UkPropertyCumulative).await.unwrap_err(); // to 5 July
+    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some("RULE_SUBMISSION_END_DATE_CANNOT_MOVE_BACKWARDS")
+    );
+}
+
+fn building(name: Option<&str>, postcode: &str) -> StructuredBuildingAllowance {
     StructuredBuildingAllowance {
         amount: money("3000.30"),
         first_year: Some(hmrc_mtd::FirstYear {
@@ -127,15 +165,16 @@ fn building() -> StructuredBuildingAllowance {
             qualifying_amount_expenditure: money("4000.40"),
         }),
         building: Building {
-            name: Some("Green Oak's".into()),
+            name: name.map(str::to_owned),
             number: None,
-            postcode: "GF49JH".into(),
+            postcode: postcode.into(),
         },
     }
 }
 
 #[tokio::test]
 async fn uk_property_annual_validates_against_the_schema_of_each_tax_year() {
+    let sim = Sim::start().await;
     let with_fhl = UkPropertyAnnualSubmission {
         uk_fhl_property: Some(UkFhlAnnual {
             adjustments: Some(FhlAdjustments {
@@ -163,7 +202,7 @@ async fn uk_property_annual_validates_against_the_schema_of_each_tax_year() {
             allowances: Some(UkPropertyAllowances {
                 zero_emissions_goods_vehicle_allowance: Some(money("2.00")),
                 cost_of_replacing_domestic_items: Some(money("20.00")),
-                structured_building_allowance: Some(vec![building()]),
+                structured_building_allowance: Some(vec![building(Some("Green Oak's"), "GF49JH")]),
                 ..Default::default()
             }),
         }),
@@ -180,7 +219,10 @@ async fn uk_property_annual_validates_against_the_schema_of_each_tax_year() {
             }),
             allowances: Some(UkPropertyAllowances {
                 annual_investment_allowance: Some(money("100.00")),
-                enhanced_structured_building_allowance: Some(vec![building()]),
+                enhanced_structured_building_allowance: Some(vec![building(
+                    Some("Green Oak's"),
+                    "GF49JH",
+                )]),
                 ..Default::default()
             }),
         }),
@@ -189,41 +231,96 @@ async fn uk_property_annual_validates_against_the_schema_of_each_tax_year() {
         ("2024-25", with_fhl, "def1"),
         ("2025-26", without_fhl, "def2"),
     ] {
-        let server = server_answering(
-            &format!("/individuals/business/property/uk/AA123456A/XPIS12345678903/annual/{year}"),
-            "PUT",
-            hmrc_empty(204),
-        )
-        .await;
-        let token = token();
-        let headers = web_headers();
-        let call = CallContext::new(&token, &headers);
-        client(&server)
-            .submit_uk_property_annual(&call, &nino(), &property_business(), ty(year), &submission)
+        let done = sim
+            .api
+            .submit_uk_property_annual(
+                &sim.call(),
+                &sim.ids.nino,
+                &sim.ids.property_business,
+                ty(year),
+                &submission,
+            )
             .await
             .unwrap_or_else(|e| panic!("{year}: {e}"));
-        let body: Value = only_request(&server).await.body_json().unwrap();
+        assert_eq!(done.status, 204);
         assert_valid(
             &format!("{SCHEMAS}/uk_property_annual_submission_create_and_amend/{def}/request.json"),
-            &body,
+            &last_body(&sim, Flow::UkPropertyAnnual),
         );
     }
 }
 
 #[tokio::test]
-async fn uk_property_submissions_hmrc_would_refuse_are_refused_locally() {
-    let server = MockServer::start().await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let client = client(&server);
-    let property = property_business();
+async fn uk_property_annual_refusals_come_back_with_every_error_code_and_path() {
+    let sim = Sim::start().await;
+    let refused = UkPropertyAnnualSubmission {
+        uk_fhl_property: None,
+        uk_property: Some(UkPropertyAnnual {
+            adjustments: None,
+            allowances: Some(UkPropertyAllowances {
+                structured_building_allowance: Some(vec![building(None, "GF49JH")]),
+                enhanced_structured_building_allowance: Some(vec![building(
+                    Some("Green Oak's"),
+                    "GF4#9JH",
+                )]),
+                ..Default::default()
+            }),
+        }),
+    };
+    let err = sim
+        .api
+        .submit_uk_property_annual(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.property_business,
+            ty("2025-26"),
+            &refused,
+        )
+        .await
+        .unwrap_err();
+    let Error::Rejected {
+        status: Some(400),
+        errors,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    let got: Vec<_> = errors
+        .iter()
+        .map(|e| (e.code.as_str(), e.paths.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "FORMAT_STRING",
+                vec![
+                    "/ukProperty/allowances/enhancedStructuredBuildingAllowance/0/building/postcode"
+                        .to_owned()
+                ]
+            ),
+            (
+                "RULE_BUILDING_NAME_NUMBER",
+                vec!["/ukProperty/allowances/structuredBuildingAllowance/0/building".to_owned()]
+            ),
+        ]
+    );
+    assert!(errors.iter().all(|e| !e.message.is_empty()));
+    assert!(sim.admin().submissions().is_empty());
+}
 
-    let err = client
+#[tokio::test]
+async fn uk_property_submissions_hmrc_would_refuse_are_refused_locally() {
+    let sim = Sim::start().await;
+    let (call, nino, property) = (sim.call(), &sim.ids.nino, &sim.ids.property_business);
+
+    let err = sim
+        .api
         .submit_uk_property_period(
             &call,
-            &nino(),
-            &property,
+            nino,
+            property,
             ty("2025-26"),
             &property_period_2024_25(),
         )
@@ -231,11 +328,12 @@ async fn uk_property_submissions_hmrc_would_refuse_are_refused_locally() {
         .unwrap_err();
     assert_eq!(err.code(), Some("RULE_TAX_YEAR_NOT_SUPPORTED"));
 
-    let err = client
+    let err = sim
+        .api
         .submit_uk_property_cumulative(
             &call,
-            &nino(),
-            &property,
+            nino,
+            property,
             ty("2024-25"),
             &property_cumulative_2025_26(),
         )
@@ -247,8 +345,9 @@ async fn uk_property_submissions_hmrc_would_refuse_are_refused_locally() {
         uk_fhl_property: Some(UkFhlAnnual::default()),
         uk_property: None,
     };
-    let err = client
-        .submit_uk_property_annual(&call, &nino(), &property, ty("2025-26"), &fhl_after_2024_25)
+    let err = sim
+        .api
+        .submit_uk_property_annual(&call, nino, property, ty("2025-26"), &fhl_after_2024_25)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"));
@@ -265,34 +364,21 @@ async fn uk_property_submissions_hmrc_would_refuse_are_refused_locally() {
         },
         ..property_cumulative_2025_26()
     };
-    let err = client
-        .submit_uk_property_cumulative(&call, &nino(), &property, ty("2025-26"), &both)
+    let err = sim
+        .api
+        .submit_uk_property_cumulative(&call, nino, property, ty("2025-26"), &both)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("RULE_BOTH_EXPENSES_SUPPLIED"));
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(sim.admin().requests().is_empty(), "nothing reached HMRC");
 }
 
 #[tokio::test]
 async fn a_retried_uk_property_period_hmrc_already_holds_is_a_duplicate_submission() {
-    let server = server_answering(
-        Flow::UkPropertyPeriod.path(),
-        "POST",
-        hmrc(400, json!({"code": "RULE_DUPLICATE_SUBMISSION", "message": "A summary has already been submitted for the period specified"})),
-    )
-    .await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let err = client(&server)
-        .submit_uk_property_period(
-            &call,
-            &nino(),
-            &property_business(),
-            ty("2024-25"),
-            &property_period_2024_25(),
-        )
-        .await
-        .unwrap_err();
+    let sim = Sim::start().await;
+    sim.run(Flow::UkPropertyPeriod).await.unwrap();
+    let err = sim.run(Flow::UkPropertyPeriod).await.unwrap_err();
     assert!(err.is_duplicate_submission(), "{err:?}");
+    assert_eq!(err.code(), Some("RULE_DUPLICATE_SUBMISSION"));
+    assert_eq!(sim.admin().submissions().len(), 1, "HMRC holds it once");
 }

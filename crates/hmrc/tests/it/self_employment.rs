@@ -1,8 +1,9 @@
-//! Self-employment submissions (Self Employment Business API v5.0): the request the client puts
-//! on the wire validates against HMRC's schema for the tax year.
+//! Self-employment submissions (Self Employment Business API v5.0) against the simulator: what
+//! it accepts, what it refuses and why, and that the body the client put on the wire validates
+//! against HMRC's schema for the tax year.
 
 use hmrc_mtd::{
-    CallContext, Error, PeriodDates, Warning,
+    Building, Error, PeriodDates, StructuredBuildingAllowance, Warning,
     self_employment::{
         SelfEmploymentAdjustments, SelfEmploymentAllowances, SelfEmploymentAnnualSubmission,
         SelfEmploymentCumulativeSummary, SelfEmploymentDisallowableExpenses,
@@ -16,100 +17,125 @@ use wiremock::{
     matchers::{method, path},
 };
 
-use crate::support::{
-    Flow, assert_valid, client, hmrc, hmrc_empty, money, nino, only_request, se_business,
-    se_cumulative_2025_26, se_period_2024_25, token, ty, web_headers,
+use crate::{
+    sim::Sim,
+    support::{
+        Flow, assert_valid, client, hmrc, money, nino, only_request, se_business,
+        se_cumulative_2025_26, se_period_2024_25, token, ty, web_headers,
+    },
 };
 
 const SCHEMAS: &str = "self-employment-business-api/5.0/schemas";
 
-async fn server_answering(
-    flow_path: &str,
-    verb: &str,
-    response: wiremock::ResponseTemplate,
-) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method(verb))
-        .and(path(flow_path))
-        .respond_with(response)
-        .mount(&server)
-        .await;
-    server
+/// The JSON body the simulator received on the flow's endpoint last.
+fn last_body(sim: &Sim, flow: Flow) -> Value {
+    sim.last_request_to(flow)
+        .body
+        .unwrap_or_else(|| panic!("{flow:?}: no body"))
 }
 
 #[tokio::test]
 async fn period_summary_up_to_2024_25_is_posted_and_returns_hmrcs_period_id() {
-    let server = server_answering(
-        Flow::SelfEmploymentPeriod.path(),
-        "POST",
-        hmrc(200, json!({"periodId": "2024-04-06_2024-07-05"})),
-    )
-    .await;
+    let sim = Sim::start().await;
+    let receipt = sim
+        .api
+        .submit_self_employment_period(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
+            &se_period_2024_25(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.status, 200);
+    assert_eq!(receipt.body.unwrap().period_id, "2024-04-06_2024-07-05");
+    assert_valid(
+        &format!("{SCHEMAS}/createPeriodSummary/def2/request.json"),
+        &last_body(&sim, Flow::SelfEmploymentPeriod),
+    );
+    assert_eq!(sim.admin().submissions().len(), 1);
+}
+
+/// The simulator keeps the body as parsed JSON, so the literal digits are checked on a stub.
+#[tokio::test]
+async fn money_reaches_hmrc_with_exactly_its_digits_never_through_a_float() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(Flow::SelfEmploymentPeriod.path()))
+        .respond_with(hmrc(200, json!({"periodId": "2024-04-06_2024-07-05"})))
+        .mount(&server)
+        .await;
     let token = token();
     let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let receipt = client(&server)
+    let call = hmrc_mtd::CallContext::new(&token, &headers);
+    client(&server)
         .submit_self_employment_period(&call, &nino(), &se_business(), &se_period_2024_25())
         .await
         .unwrap();
-    assert_eq!(receipt.body.unwrap().period_id, "2024-04-06_2024-07-05");
-    let request = only_request(&server).await;
-    let body: Value = request.body_json().unwrap();
-    assert_valid(
-        &format!("{SCHEMAS}/createPeriodSummary/def2/request.json"),
-        &body,
-    );
-    // Money reaches HMRC with exactly its digits, never through a float.
-    let raw = String::from_utf8(request.body).unwrap();
+    let raw = String::from_utf8(only_request(&server).await.body).unwrap();
     assert!(raw.contains(r#""turnover":2500.50"#), "{raw}");
     assert!(raw.contains(r#""consolidatedExpenses":-310.55"#), "{raw}");
 }
 
-#[tokio::test]
-async fn period_summary_for_2022_23_validates_against_the_older_schema() {
-    let server = server_answering(
-        Flow::SelfEmploymentPeriod.path(),
-        "POST",
-        hmrc(200, json!({"periodId": "2022-07-06_2022-10-05"})),
-    )
-    .await;
-    let q = ty("2022-23").quarters()[1];
-    let summary = SelfEmploymentPeriodSummary::new(PeriodDates::new(q.start, q.end))
+fn period_2022_23(quarter: usize) -> SelfEmploymentPeriodSummary {
+    let q = ty("2022-23").quarters()[quarter];
+    SelfEmploymentPeriodSummary::new(PeriodDates::new(q.start, q.end))
         .income(SelfEmploymentIncome {
             turnover: Some(money("1000.00")),
             other: Some(money("0.01")),
             tax_taken_off_trading_income: None,
         })
         .expenses(SelfEmploymentExpenses {
-            cost_of_goods: Some(money("-10.00")),
+            cost_of_goods: Some(money("10.00")),
             admin_costs: Some(money("99.99")),
             ..Default::default()
         })
         .disallowable_expenses(SelfEmploymentDisallowableExpenses {
             admin_costs_disallowable: Some(money("5.00")),
             ..Default::default()
-        });
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    client(&server)
-        .submit_self_employment_period(&call, &nino(), &se_business(), &summary)
-        .await
-        .unwrap();
-    let body: Value = only_request(&server).await.body_json().unwrap();
+        })
+}
+
+#[tokio::test]
+async fn period_summaries_follow_each_other_and_2022_23_validates_against_the_older_schema() {
+    let sim = Sim::start().await;
+    let submit = |summary: SelfEmploymentPeriodSummary| {
+        let sim = &sim;
+        async move {
+            sim.api
+                .submit_self_employment_period(
+                    &sim.call(),
+                    &sim.ids.nino,
+                    &sim.ids.se_business,
+                    &summary,
+                )
+                .await
+        }
+    };
+    // The second quarter before the first: HMRC wants periods without gaps.
+    let err = submit(period_2022_23(1)).await.unwrap_err();
+    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(err.code(), Some("RULE_NOT_CONTIGUOUS_PERIOD"));
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(
+        err.rejection_errors()[0].message,
+        sim.last_request_to(Flow::SelfEmploymentPeriod)
+            .response
+            .unwrap()["message"]
+    );
+
+    submit(period_2022_23(0)).await.unwrap();
+    let second = submit(period_2022_23(1)).await.unwrap();
+    assert_eq!(second.body.unwrap().period_id, "2022-07-06_2022-10-05");
     assert_valid(
         &format!("{SCHEMAS}/createPeriodSummary/def1/request.json"),
-        &body,
+        &last_body(&sim, Flow::SelfEmploymentPeriod),
     );
 }
 
 #[tokio::test]
 async fn period_summaries_hmrc_would_refuse_are_refused_locally_without_calling_hmrc() {
-    let server = MockServer::start().await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let client = client(&server);
+    let sim = Sim::start().await;
     let cumulative_year = {
         let q = ty("2025-26").quarters()[0];
         SelfEmploymentPeriodSummary::new(PeriodDates::new(q.start, q.end))
@@ -145,8 +171,14 @@ async fn period_summaries_hmrc_would_refuse_are_refused_locally_without_calling_
             "/periodExpenses/adminCosts",
         ),
     ] {
-        let err = client
-            .submit_self_employment_period(&call, &nino(), &se_business(), &summary)
+        let err = sim
+            .api
+            .submit_self_employment_period(
+                &sim.call(),
+                &sim.ids.nino,
+                &sim.ids.se_business,
+                &summary,
+            )
             .await
             .unwrap_err();
         let Error::Rejected {
@@ -160,40 +192,34 @@ async fn period_summaries_hmrc_would_refuse_are_refused_locally_without_calling_
         assert_eq!(errors[0].code, code);
         assert_eq!(errors[0].paths, [path]);
     }
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(sim.admin().requests().is_empty(), "nothing reached HMRC");
 }
 
 #[tokio::test]
 async fn a_retried_period_summary_hmrc_already_holds_is_a_duplicate_submission() {
-    let server = server_answering(
-        Flow::SelfEmploymentPeriod.path(),
-        "POST",
-        hmrc(400, json!({"code": "RULE_DUPLICATE_SUBMISSION", "message": "A summary has already been submitted for the period specified"})),
-    )
-    .await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let err = client(&server)
-        .submit_self_employment_period(&call, &nino(), &se_business(), &se_period_2024_25())
-        .await
-        .unwrap_err();
+    let sim = Sim::start().await;
+    sim.run(Flow::SelfEmploymentPeriod).await.unwrap();
+    // The retry of a call whose answer was lost.
+    let err = sim.run(Flow::SelfEmploymentPeriod).await.unwrap_err();
     assert!(err.is_duplicate_submission(), "{err:?}");
+    assert_eq!(err.code(), Some("RULE_DUPLICATE_SUBMISSION"));
     assert!(!err.is_retriable());
     assert!(!err.is_rejected());
+    assert_eq!(sim.admin().submissions().len(), 1, "HMRC holds it once");
 }
 
+/// The simulator always answers the documented body; a success with another body is stubbed.
 #[tokio::test]
 async fn hmrc_accepting_a_period_with_an_unreadable_body_is_success_with_a_warning() {
-    let server = server_answering(
-        Flow::SelfEmploymentPeriod.path(),
-        "POST",
-        hmrc(200, json!("not the documented body")),
-    )
-    .await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(Flow::SelfEmploymentPeriod.path()))
+        .respond_with(hmrc(200, json!("not the documented body")))
+        .mount(&server)
+        .await;
     let token = token();
     let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
+    let call = hmrc_mtd::CallContext::new(&token, &headers);
     let receipt = client(&server)
         .submit_self_employment_period(&call, &nino(), &se_business(), &se_period_2024_25())
         .await
@@ -207,42 +233,44 @@ async fn hmrc_accepting_a_period_with_an_unreadable_body_is_success_with_a_warni
 
 #[tokio::test]
 async fn cumulative_summary_from_2025_26_is_put_and_validates_against_hmrcs_schema() {
-    let server = server_answering(
-        Flow::SelfEmploymentCumulative.path(),
-        "PUT",
-        hmrc_empty(204),
-    )
-    .await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let done = client(&server)
+    let sim = Sim::start().await;
+    let done = sim
+        .api
         .submit_self_employment_cumulative(
-            &call,
-            &nino(),
-            &se_business(),
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
             ty("2025-26"),
             &se_cumulative_2025_26(),
         )
         .await
         .unwrap();
     assert_eq!(done.status, 204);
-    let body: Value = only_request(&server).await.body_json().unwrap();
+    let body = last_body(&sim, Flow::SelfEmploymentCumulative);
     assert_eq!(body["periodDates"]["periodStartDate"], "2025-04-06");
     assert_eq!(body["periodDates"]["periodEndDate"], "2025-10-05");
     assert_valid(
         &format!("{SCHEMAS}/createAmendCumulativePeriodSummary/request.json"),
         &body,
     );
+    // A cumulative summary replaces the year's figures: sending it again is an update.
+    sim.run(Flow::SelfEmploymentCumulative).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cumulative_summary_sent_before_its_quarter_ends_is_rejected_with_hmrcs_rule() {
+    let sim = Sim::start().await;
+    // 5 October 2025 ends the summary; HMRC takes it from 10 days before.
+    sim.set_day("2025-09-01T09:00:00Z".parse().unwrap());
+    let err = sim.run(Flow::SelfEmploymentCumulative).await.unwrap_err();
+    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(err.code(), Some("RULE_EARLY_DATA_SUBMISSION_NOT_ACCEPTED"));
+    assert!(!err.is_retriable());
 }
 
 #[tokio::test]
 async fn cumulative_summaries_hmrc_would_refuse_are_refused_locally_without_calling_hmrc() {
-    let server = MockServer::start().await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let client = client(&server);
+    let sim = Sim::start().await;
     let only_income =
         SelfEmploymentCumulativeSummary::new().income(SelfEmploymentIncome::default());
     for (year, summary, code) in [
@@ -257,15 +285,22 @@ async fn cumulative_summaries_hmrc_would_refuse_are_refused_locally_without_call
             "RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED",
         ),
     ] {
-        let err = client
-            .submit_self_employment_cumulative(&call, &nino(), &se_business(), ty(year), &summary)
+        let err = sim
+            .api
+            .submit_self_employment_cumulative(
+                &sim.call(),
+                &sim.ids.nino,
+                &sim.ids.se_business,
+                ty(year),
+                &summary,
+            )
             .await
             .unwrap_err();
         assert!(err.is_rejected(), "{err:?}");
         assert_eq!(err.code(), Some(code));
         assert_eq!(err.status(), None);
     }
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(sim.admin().requests().is_empty(), "nothing reached HMRC");
 }
 
 fn annual_for(year: &str) -> SelfEmploymentAnnualSubmission {
@@ -309,48 +344,130 @@ fn annual_for(year: &str) -> SelfEmploymentAnnualSubmission {
 
 #[tokio::test]
 async fn annual_submission_validates_against_the_schema_of_each_tax_year() {
+    let sim = Sim::start().await;
     for (year, def) in [
         ("2022-23", "def1"),
         ("2024-25", "def2"),
         ("2025-26", "def3"),
         ("2026-27", "def4"),
     ] {
-        let server = server_answering(
-            &format!(
-                "/individuals/business/self-employment/AA123456A/XAIS12345678910/annual/{year}"
-            ),
-            "PUT",
-            hmrc_empty(204),
-        )
-        .await;
-        let token = token();
-        let headers = web_headers();
-        let call = CallContext::new(&token, &headers);
-        client(&server)
+        let done = sim
+            .api
             .submit_self_employment_annual(
-                &call,
-                &nino(),
-                &se_business(),
+                &sim.call(),
+                &sim.ids.nino,
+                &sim.ids.se_business,
                 ty(year),
                 &annual_for(year),
             )
             .await
             .unwrap_or_else(|e| panic!("{year}: {e}"));
-        let body: Value = only_request(&server).await.body_json().unwrap();
+        assert_eq!(done.status, 204);
+        let call = sim.last_request_to(Flow::SelfEmploymentAnnual);
+        assert!(
+            call.uri.ends_with(&format!("/annual/{year}")),
+            "{}",
+            call.uri
+        );
         assert_valid(
             &format!("{SCHEMAS}/createAmendAnnualSubmission/{def}/request.json"),
-            &body,
+            &call.body.unwrap(),
         );
     }
 }
 
+fn building(name: Option<&str>, postcode: &str) -> StructuredBuildingAllowance {
+    StructuredBuildingAllowance {
+        amount: money("3000.30"),
+        first_year: None,
+        building: Building {
+            name: name.map(str::to_owned),
+            number: None,
+            postcode: postcode.into(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn annual_submission_refusals_come_back_with_every_error_code_and_path() {
+    let sim = Sim::start().await;
+    let refused = SelfEmploymentAnnualSubmission {
+        adjustments: Some(SelfEmploymentAdjustments {
+            // Overlap relief ends with 2023-24.
+            overlap_relief_used: Some(money("100.00")),
+            // An acceleration amount needs the transition profit it accelerates.
+            transition_profit_acceleration_amount: Some(money("50.00")),
+            ..Default::default()
+        }),
+        allowances: Some(SelfEmploymentAllowances {
+            structured_building_allowance: Some(vec![
+                // A building needs a name or a number.
+                building(None, "GF49JH"),
+                // HMRC's character set for postcodes has no '#'.
+                building(Some("Green Oak's"), "GF4#9JH"),
+            ]),
+            ..Default::default()
+        }),
+        non_financials: None,
+    };
+    let err = sim
+        .api
+        .submit_self_employment_annual(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
+            ty("2024-25"),
+            &refused,
+        )
+        .await
+        .unwrap_err();
+    let Error::Rejected {
+        status: Some(400),
+        errors,
+        correlation_id,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    let call = sim.last_request_to(Flow::SelfEmploymentAnnual);
+    assert_eq!(
+        correlation_id.as_deref(),
+        Some(call.correlation_id.as_str())
+    );
+    let got: Vec<_> = errors
+        .iter()
+        .map(|e| (e.code.as_str(), e.paths.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "FORMAT_STRING",
+                vec!["/allowances/structuredBuildingAllowance/1/building/postcode".to_owned()]
+            ),
+            (
+                "RULE_BUILDING_NAME_NUMBER",
+                vec!["/allowances/structuredBuildingAllowance/0/building".to_owned()]
+            ),
+            (
+                "RULE_OVERLAP_RELIEF_USED_NOT_ALLOWED",
+                vec!["/adjustments/overlapReliefUsed".to_owned()]
+            ),
+            ("RULE_WRONG_TPA_AMOUNT_SUBMITTED", vec![]),
+        ]
+    );
+    // Every message is HMRC's, as the simulator sent it.
+    let sent = call.response.unwrap();
+    for (error, sent) in errors.iter().zip(sent["errors"].as_array().unwrap()) {
+        assert_eq!(error.message, sent["message"]);
+    }
+    assert!(!err.is_retriable());
+    assert!(sim.admin().submissions().is_empty());
+}
+
 #[tokio::test]
 async fn annual_submissions_hmrc_would_refuse_are_refused_locally() {
-    let server = MockServer::start().await;
-    let token = token();
-    let headers = web_headers();
-    let call = CallContext::new(&token, &headers);
-    let client = client(&server);
+    let sim = Sim::start().await;
     let too_much = SelfEmploymentAnnualSubmission {
         allowances: Some(SelfEmploymentAllowances {
             trading_income_allowance: Some(money("1000.01")),
@@ -359,8 +476,15 @@ async fn annual_submissions_hmrc_would_refuse_are_refused_locally() {
         }),
         ..Default::default()
     };
-    let err = client
-        .submit_self_employment_annual(&call, &nino(), &se_business(), ty("2024-25"), &too_much)
+    let err = sim
+        .api
+        .submit_self_employment_annual(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
+            ty("2024-25"),
+            &too_much,
+        )
         .await
         .unwrap_err();
     let codes: Vec<_> = err
@@ -369,16 +493,17 @@ async fn annual_submissions_hmrc_would_refuse_are_refused_locally() {
         .map(|e| e.code.as_str())
         .collect();
     assert_eq!(codes, ["FORMAT_VALUE", "RULE_BOTH_ALLOWANCES_SUPPLIED"]);
-    let err = client
+    let err = sim
+        .api
         .submit_self_employment_annual(
-            &call,
-            &nino(),
-            &se_business(),
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
             ty("2024-25"),
             &SelfEmploymentAnnualSubmission::default(),
         )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("RULE_INCORRECT_OR_EMPTY_BODY_SUBMITTED"));
-    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(sim.admin().requests().is_empty(), "nothing reached HMRC");
 }

@@ -292,6 +292,28 @@ pub(crate) fn calculation_id() -> CalculationId {
     CalculationId::new("f2fb30e5-4ab6-4a29-b3c1-c7264259ff1c").unwrap()
 }
 
+/// The identifiers a flow's fixed inputs are filed under: HMRC's example values for the
+/// wiremock stub ([`Ids::fixed`]), or the ones the simulator issued to its test user.
+#[derive(Clone, Debug)]
+pub(crate) struct Ids {
+    pub(crate) nino: Nino,
+    pub(crate) se_business: BusinessId,
+    pub(crate) property_business: BusinessId,
+    pub(crate) calculation_id: CalculationId,
+}
+
+impl Ids {
+    /// HMRC's example identifiers (the paths of [`Flow::path`]).
+    pub(crate) fn fixed() -> Self {
+        Ids {
+            nino: nino(),
+            se_business: se_business(),
+            property_business: property_business(),
+            calculation_id: calculation_id(),
+        }
+    }
+}
+
 pub(crate) fn ty(text: &str) -> TaxYear {
     text.parse().unwrap()
 }
@@ -461,6 +483,25 @@ impl Flow {
         }
     }
 
+    /// The simulator's ID for the flow's endpoint (fault switches and its request journal).
+    pub(crate) fn endpoint(self) -> &'static str {
+        match self {
+            Flow::IncomeAndExpenditureObligations => "obligations-income-and-expenditure",
+            Flow::FinalDeclarationObligations => "obligations-crystallisation",
+            Flow::SelfEmploymentPeriod => "se-period-create",
+            Flow::SelfEmploymentCumulative => "se-cumulative",
+            Flow::SelfEmploymentAnnual => "se-annual",
+            Flow::UkPropertyPeriod => "uk-property-period-create",
+            Flow::UkPropertyCumulative => "uk-property-cumulative",
+            Flow::UkPropertyAnnual => "uk-property-annual",
+            Flow::EndOfPeriodStatement => "eops-submit",
+            Flow::TriggerCalculation => "calculation-trigger",
+            Flow::RetrieveCalculation => "calculation-retrieve",
+            Flow::FinalDeclaration => "calculation-final-declaration",
+            Flow::ListBusinesses => "business-details-list",
+        }
+    }
+
     /// The path HMRC documents for the fixed inputs.
     pub(crate) fn path(self) -> &'static str {
         match self {
@@ -548,32 +589,43 @@ impl Flow {
         }
     }
 
-    /// Runs the flow once with fixed, valid inputs, dropping the typed body.
+    /// Runs the flow once with fixed, valid inputs under HMRC's example identifiers, dropping
+    /// the typed body.
     pub(crate) async fn run(
         self,
         client: &MtdClient,
         call: &CallContext<'_>,
     ) -> Result<hmrc_mtd::Response<()>, Error> {
-        let nino = nino();
+        self.run_for(client, call, &Ids::fixed()).await
+    }
+
+    /// Runs the flow once with fixed, valid inputs under `ids`, dropping the typed body.
+    pub(crate) async fn run_for(
+        self,
+        client: &MtdClient,
+        call: &CallContext<'_>,
+        ids: &Ids,
+    ) -> Result<hmrc_mtd::Response<()>, Error> {
+        let nino = &ids.nino;
         match self {
             Flow::IncomeAndExpenditureObligations => client
-                .income_and_expenditure_obligations(call, &nino, &ObligationsQuery::all())
+                .income_and_expenditure_obligations(call, nino, &ObligationsQuery::all())
                 .await
                 .map(discard),
             Flow::FinalDeclarationObligations => client
-                .final_declaration_obligations(call, &nino, Some(ty("2024-25")), None)
+                .final_declaration_obligations(call, nino, Some(ty("2024-25")), None)
                 .await
                 .map(discard),
             Flow::SelfEmploymentPeriod => client
-                .submit_self_employment_period(call, &nino, &se_business(), &se_period_2024_25())
+                .submit_self_employment_period(call, nino, &ids.se_business, &se_period_2024_25())
                 .await
                 .map(discard),
             Flow::SelfEmploymentCumulative => {
                 client
                     .submit_self_employment_cumulative(
                         call,
-                        &nino,
-                        &se_business(),
+                        nino,
+                        &ids.se_business,
                         ty("2025-26"),
                         &se_cumulative_2025_26(),
                     )
@@ -583,8 +635,8 @@ impl Flow {
                 client
                     .submit_self_employment_annual(
                         call,
-                        &nino,
-                        &se_business(),
+                        nino,
+                        &ids.se_business,
                         ty("2024-25"),
                         &se_annual_trading_allowance(),
                     )
@@ -593,8 +645,8 @@ impl Flow {
             Flow::UkPropertyPeriod => client
                 .submit_uk_property_period(
                     call,
-                    &nino,
-                    &property_business(),
+                    nino,
+                    &ids.property_business,
                     ty("2024-25"),
                     &property_period_2024_25(),
                 )
@@ -604,8 +656,8 @@ impl Flow {
                 client
                     .submit_uk_property_cumulative(
                         call,
-                        &nino,
-                        &property_business(),
+                        nino,
+                        &ids.property_business,
                         ty("2025-26"),
                         &property_cumulative_2025_26(),
                     )
@@ -615,8 +667,8 @@ impl Flow {
                 client
                     .submit_uk_property_annual(
                         call,
-                        &nino,
-                        &property_business(),
+                        nino,
+                        &ids.property_business,
                         ty("2025-26"),
                         &property_annual_2025_26(),
                     )
@@ -624,23 +676,23 @@ impl Flow {
             }
             Flow::EndOfPeriodStatement => {
                 client
-                    .submit_end_of_period_statement(call, &nino, &eops_2022_23())
+                    .submit_end_of_period_statement(call, nino, &eops_2022_23_for(&ids.se_business))
                     .await
             }
             Flow::TriggerCalculation => client
-                .trigger_final_declaration_calculation(call, &nino, ty("2024-25"))
+                .trigger_final_declaration_calculation(call, nino, ty("2024-25"))
                 .await
                 .map(discard),
             Flow::RetrieveCalculation => client
-                .retrieve_calculation(call, &nino, ty("2024-25"), &calculation_id())
+                .retrieve_calculation(call, nino, ty("2024-25"), &ids.calculation_id)
                 .await
                 .map(discard),
             Flow::FinalDeclaration => {
                 client
-                    .submit_final_declaration(call, &nino, ty("2024-25"), &calculation_id())
+                    .submit_final_declaration(call, nino, ty("2024-25"), &ids.calculation_id)
                     .await
             }
-            Flow::ListBusinesses => client.list_businesses(call, &nino).await.map(discard),
+            Flow::ListBusinesses => client.list_businesses(call, nino).await.map(discard),
         }
     }
 }
@@ -738,11 +790,12 @@ pub(crate) fn property_annual_2025_26() -> UkPropertyAnnualSubmission {
     }
 }
 
-pub(crate) fn eops_2022_23() -> EndOfPeriodStatement {
+/// The 2022-23 End of Period Statement of a self-employment.
+pub(crate) fn eops_2022_23_for(business: &BusinessId) -> EndOfPeriodStatement {
     let year = ty("2022-23");
     EndOfPeriodStatement::new(
         TypeOfBusiness::SelfEmployment,
-        se_business(),
+        business.clone(),
         year.start_date(),
         year.end_date(),
     )
