@@ -31,12 +31,51 @@ pub enum FaultAction {
     },
     /// Close the connection without sending any HTTP response.
     Drop,
+    /// Answer `400` (or `status`) with HMRC's multi-error body:
+    /// `{"code":"INVALID_REQUEST","message":"Invalid request","errors":[...]}`, the entries
+    /// sorted by code as HMRC sorts them.
+    #[serde(rename_all = "camelCase")]
+    InvalidRequest {
+        /// HTTP status (default 400).
+        #[serde(default = "default_invalid_request_status")]
+        status: u16,
+        /// The entries of `errors[]`.
+        errors: Vec<FaultError>,
+    },
     /// Answer 429 `MESSAGE_THROTTLED_OUT` with a `Retry-After` header.
     #[serde(rename_all = "camelCase")]
     RateLimited {
         /// Seconds in `Retry-After`.
         retry_after_secs: u64,
     },
+}
+
+fn default_invalid_request_status() -> u16 {
+    400
+}
+
+/// One entry of the `errors[]` array of a [`FaultAction::InvalidRequest`] answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultError {
+    /// HMRC's error code, e.g. `RULE_BOTH_EXPENSES_SUPPLIED`.
+    pub code: String,
+    /// The message.
+    pub message: String,
+    /// JSON pointers to the fields in error (omitted from the answer when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+}
+
+impl FaultError {
+    /// An entry with `code`, `message` and `paths`.
+    pub fn new(code: impl Into<String>, message: impl Into<String>, paths: &[&str]) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
 }
 
 /// A fault to install.
@@ -95,10 +134,16 @@ impl FaultSpec {
         {
             return Err("fraction must be between 0.0 and 1.0".to_owned());
         }
-        if let FaultAction::Status { status, .. } = self.action
-            && !(400..=599).contains(&status)
-        {
-            return Err("a fault status must be an error status from 400 to 599".to_owned());
+        match &self.action {
+            FaultAction::Status { status, .. } | FaultAction::InvalidRequest { status, .. }
+                if !(400..=599).contains(status) =>
+            {
+                return Err("a fault status must be an error status from 400 to 599".to_owned());
+            }
+            FaultAction::InvalidRequest { errors, .. } if errors.is_empty() => {
+                return Err("an invalidRequest fault needs at least one entry in errors".to_owned());
+            }
+            _ => {}
         }
         if self.endpoint.is_empty() {
             return Err("endpoint must be an endpoint ID or *".to_owned());

@@ -307,6 +307,12 @@ pub(crate) fn fault_body(status: u16, code: Option<String>, message: Option<Stri
     json!({"code": code, "message": message})
 }
 
+/// HMRC's multi-error body for an injected [`FaultAction::InvalidRequest`].
+pub(crate) fn invalid_request_body(mut errors: Vec<crate::faults::FaultError>) -> Value {
+    errors.sort_by(|a, b| a.code.cmp(&b.code));
+    json!({"code": "INVALID_REQUEST", "message": "Invalid request", "errors": errors})
+}
+
 /// Redacts secrets from recorded headers.
 fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     headers
@@ -391,6 +397,11 @@ async fn serve(ep: &'static Endpoint, shared: Arc<Shared>, request: Request) -> 
             method: parts.method.to_string(),
             uri: parts.uri.to_string(),
             headers: recorded_headers(&headers),
+            body_text: if bytes.is_empty() {
+                None
+            } else {
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            },
             body: if bytes.is_empty() {
                 None
             } else {
@@ -427,6 +438,16 @@ async fn serve(ep: &'static Endpoint, shared: Arc<Shared>, request: Request) -> 
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = fault_body(status.as_u16(), code, message);
             return finish(&shared, record, status, Some(body), None);
+        }
+        Some(FaultAction::InvalidRequest { status, errors }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            return finish(
+                &shared,
+                record,
+                status,
+                Some(invalid_request_body(errors)),
+                None,
+            );
         }
         Some(FaultAction::RateLimited { retry_after_secs }) => {
             let body = fault_body(429, None, None);

@@ -41,7 +41,7 @@ mod sync;
 
 pub use crate::admin::{Admin, AdminError, AuthorizeRequest, FraudFinding};
 pub use crate::clock::{Clock, ClockError, ManualClock, OffsetClock, SystemClock};
-pub use crate::faults::{Fault, FaultAction, FaultSpec};
+pub use crate::faults::{Fault, FaultAction, FaultError, FaultSpec};
 pub use crate::ids::{
     TaxYear, TaxYearError, is_valid_business_id, is_valid_mtd_it_id, is_valid_nino,
 };

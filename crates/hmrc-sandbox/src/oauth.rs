@@ -442,6 +442,10 @@ async fn token(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             };
             return oauth_json(status, body);
         }
+        Some(FaultAction::InvalidRequest { status, errors }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            return oauth_json(status, crate::http::invalid_request_body(errors));
+        }
         Some(FaultAction::RateLimited { retry_after_secs }) => {
             let mut response =
                 oauth_json(StatusCode::TOO_MANY_REQUESTS, fault_body(429, None, None));

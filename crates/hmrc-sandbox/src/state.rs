@@ -188,6 +188,10 @@ pub struct RecordedRequest {
     /// Request body: JSON when it parsed, else the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+    /// The request body exactly as received (so number literals such as `2500.50` keep their
+    /// digits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_text: Option<String>,
     /// Response status.
     pub status: u16,
     /// Response body.

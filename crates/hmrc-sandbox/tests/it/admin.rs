@@ -360,3 +360,26 @@ async fn test_support_apis_create_users_and_businesses() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn recorded_requests_keep_the_body_text_exactly_as_sent() {
+    let env = env().await;
+    let t = env.tokens().await;
+    let body = r#"{"allowances": {"tradingIncomeAllowance": 999.50}}"#;
+    let r = env
+        .send_json(
+            reqwest::Method::PUT,
+            "/individuals/business/self-employment/AA123456A/XAIS12345678910/annual/2025-26",
+            "5.0",
+            &t.access,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let subs = get(&env, "/_admin/submissions").await;
+    assert_eq!(subs[0]["bodyText"], body);
+    assert_eq!(
+        subs[0]["body"],
+        json!({"allowances": {"tradingIncomeAllowance": 999.5}})
+    );
+}

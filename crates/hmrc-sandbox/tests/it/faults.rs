@@ -231,3 +231,42 @@ async fn unknown_endpoints_and_bad_specs_are_refused() {
         assert!(body["error"].as_str().unwrap().len() > 10);
     }
 }
+
+#[tokio::test]
+async fn an_invalid_request_fault_answers_hmrcs_multi_error_body_sorted_by_code() {
+    let env = env().await;
+    let t = env.tokens().await;
+    add(
+        &env,
+        json!({"endpoint": ENDPOINT, "times": 1, "action": {"kind": "invalidRequest", "errors": [
+            {"code": "RULE_TAX_YEAR_NOT_SUPPORTED", "message": "The tax year is not supported"},
+            {"code": "FORMAT_STATUS", "message": "The status is invalid", "paths": ["/status"]}
+        ]}}),
+    )
+    .await;
+    let r = env.get(PATH, "3.0", &t.access).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json,
+        json!({"code": "INVALID_REQUEST", "message": "Invalid request", "errors": [
+            {"code": "FORMAT_STATUS", "message": "The status is invalid", "paths": ["/status"]},
+            {"code": "RULE_TAX_YEAR_NOT_SUPPORTED", "message": "The tax year is not supported"}
+        ]})
+    );
+    assert_schema("obligations-api/3.0/schemas/error-response.yaml", &r.json);
+    assert!(is_uuid(&r.correlation_id()));
+    assert_eq!(env.get(PATH, "3.0", &t.access).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_invalid_request_fault_without_errors_is_refused() {
+    let env = env().await;
+    let r = env
+        .http
+        .post(env.url("/_admin/faults"))
+        .json(&json!({"endpoint": ENDPOINT, "action": {"kind": "invalidRequest", "errors": []}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
