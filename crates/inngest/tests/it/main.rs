@@ -2,6 +2,7 @@
 
 mod auth;
 mod call;
+mod conformance;
 mod events;
 mod golden;
 mod http;
