@@ -17,13 +17,18 @@ pub(crate) fn capabilities() -> Value {
     json!({ "in_band_sync": "v1", "trust_probe": "v1" })
 }
 
-/// The unauthenticated body.
+/// The unauthenticated body (schema 2024-05-24). Only dev mode answers it, where requests are
+/// not verified, so `authentication_succeeded` is `null` ("not checked"). The JS SDK leaves out
+/// `authentication_succeeded` and `has_signing_key_fallback`; the schema has both, so they are
+/// sent.
 pub(crate) fn unauthenticated(client: &Inngest, function_count: usize) -> Value {
     let config = client.config();
     json!({
+        "authentication_succeeded": null,
         "function_count": function_count,
         "has_event_key": config.event_key().is_some(),
         "has_signing_key": config.signing_key().is_some(),
+        "has_signing_key_fallback": config.signing_key_fallback().is_some(),
         "mode": config.mode().as_str(),
         "schema_version": SCHEMA_VERSION,
     })
@@ -77,8 +82,10 @@ mod tests {
             .expect("valid");
         assert_eq!(
             unauthenticated(&client, 3),
-            json!({"function_count": 3, "has_event_key": false, "has_signing_key": false,
-                "mode": "dev", "schema_version": "2024-05-24"})
+            json!({"authentication_succeeded": null, "function_count": 3,
+                "has_event_key": false, "has_signing_key": false,
+                "has_signing_key_fallback": false, "mode": "dev",
+                "schema_version": "2024-05-24"})
         );
     }
 
@@ -96,6 +103,7 @@ mod tests {
         assert_eq!(body["authentication_succeeded"], true);
         assert_eq!(body["signing_key_hash"], "1492131fd843");
         assert_eq!(body["signing_key_fallback_hash"], Value::Null);
+        assert_eq!(body["has_signing_key_fallback"], false);
         assert_eq!(body["app_id"], "app");
         assert_eq!(body["mode"], "cloud");
         assert_eq!(body["capabilities"]["trust_probe"], "v1");

@@ -183,6 +183,9 @@ impl Answer {
     }
 
     /// The JS SDK's answer to an exception in the handler: `500 {"type":"internal", ...}`.
+    ///
+    /// The JS SDK sends no `x-inngest-no-retry` here; the server would retry either way, but
+    /// the protocol digest (§13.7) asks for the header on every error answer, so it is explicit.
     fn internal(message: &str) -> Self {
         let wire = WireError::internal(message);
         let mut body = json!({ "type": "internal" });
@@ -191,7 +194,7 @@ impl Answer {
         {
             map.extend(err);
         }
-        Self::json(500, &body)
+        Self::json(500, &body).header("x-inngest-no-retry", "false")
     }
 
     fn from_call(res: CallResponse) -> Self {

@@ -195,8 +195,10 @@ async fn dev_mode_does_not_require_signatures() {
     assert_eq!(a.status, 200);
     assert_eq!(
         a.body,
-        json!({"function_count": 1, "has_event_key": false, "has_signing_key": false,
-            "mode": "dev", "schema_version": "2024-05-24"})
+        json!({"authentication_succeeded": null, "function_count": 1,
+            "has_event_key": false, "has_signing_key": false,
+            "has_signing_key_fallback": false, "mode": "dev",
+            "schema_version": "2024-05-24"})
     );
     assert_eq!(a.header("x-inngest-signature"), None);
 }

@@ -744,6 +744,7 @@ async fn an_unknown_function_answers_500_naming_it() {
         "Function \"test-app-missing\" was not found in this app; is the app synced correctly?"
     );
     assert_eq!(a.body["type"], "internal");
+    assert_eq!(no_retry(&a), Some("false"));
 }
 
 #[tokio::test]
