@@ -8,35 +8,71 @@
 //! `disable_immediate_execution`, so the SDK plans steps instead of running them at once and the
 //! engine can substitute the mocked ones.
 //!
+//! A unit test of a function written with this workspace's Rust SDK (`inngest`): an event in,
+//! one step's output mocked, another step's error mocked, a real step that fails once and is
+//! retried on the manual clock, and the outcome and step history out.
+//!
 //! ```
-//! # use axum::{Router, routing::post, http::StatusCode, response::IntoResponse};
-//! # use serde_json::{json, Value};
-//! # async fn serve(body: axum::body::Bytes) -> impl IntoResponse {
-//! #     // A minimal hand-written SDK: one step "greet", then return its output.
-//! #     let req: Value = serde_json::from_slice(&body).unwrap();
-//! #     let hashed = inngest_local::testing::step_hash("greet", 0);
-//! #     let headers = [("x-inngest-sdk", "example:v0.0.0"), ("x-inngest-req-version", "2")];
-//! #     match req["steps"].get(&hashed) {
-//! #         Some(memo) => (StatusCode::OK, headers, memo["data"].to_string()),
-//! #         None => (StatusCode::PARTIAL_CONTENT, headers,
-//! #             json!([{"op": "StepRun", "id": hashed, "name": "greet", "data": "hello"}]).to_string()),
-//! #     }
-//! # }
+//! use inngest::{Context, Error, Function, Inngest, Trigger};
+//! use inngest_local::RunStatus;
+//! use inngest_local::testing::{TestEngine, TestRun};
+//! use serde_json::{Value, json};
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use inngest_local::testing::{TestEngine, TestRun};
-//! use inngest_local::RunStatus;
+//! // The app as in production, with a client configured from code only (dev mode: unsigned).
+//! let client = Inngest::builder("billing").without_env().dev().build().unwrap();
+//! let charge = Function::builder("charge")
+//!     .trigger(Trigger::event("billing/charge.requested"))
+//!     .build(|ctx: Context| async move {
+//!         let attempt = ctx.attempt;
+//!         let amount = ctx.event.data["pence"].as_i64().unwrap_or(0);
+//!         let customer: Value = ctx
+//!             .step
+//!             .run("load-customer", || async {
+//!                 Err::<Value, Error>(Error::new("no database in a unit test"))
+//!             })
+//!             .await?;
+//!         let receipt: String = ctx
+//!             .step
+//!             .run("charge-card", move || async move {
+//!                 if attempt == 0 {
+//!                     return Err(Error::new("payment provider timed out"));
+//!                 }
+//!                 Ok(format!("rcpt-{}-{amount}", customer["id"]))
+//!             })
+//!             .await?;
+//!         // A failed email does not fail the charge.
+//!         let emailed = ctx.step.run("email-receipt", || async { Ok(true) }).await.unwrap_or(false);
+//!         Ok(json!({"receipt": receipt, "emailed": emailed}))
+//!     })
+//!     .unwrap();
+//! let app = inngest::serve::router(client, [charge]);
 //!
-//! let app = Router::new().route("/api/inngest", post(serve));
 //! let outcome = TestEngine::new(app)
-//!     .execute(TestRun::new("my-app-greeter").event(json!({"name": "app/greet", "data": {}})))
+//!     .execute(
+//!         TestRun::new("billing-charge")
+//!             .event(json!({"name": "billing/charge.requested", "data": {"pence": 1250}}))
+//!             .step_output("load-customer", json!({"id": 7}))       // never executed
+//!             .step_error("email-receipt", json!({"name": "Error", "message": "SMTP down"}))
+//!             .retries(2),                                         // up to 3 attempts per step
+//!     )
 //!     .await
 //!     .unwrap();
+//!
 //! assert_eq!(outcome.run.status, RunStatus::Completed);
-//! assert_eq!(outcome.run.output, Some(json!("hello")));
-//! assert_eq!(outcome.run.step("greet").unwrap().attempts.len(), 1);
+//! assert_eq!(outcome.output(), Some(&json!({"receipt": "rcpt-7-1250", "emailed": false})));
+//! let card = outcome.run.step("charge-card").unwrap();
+//! let attempts: Vec<&str> = card.attempts.iter().map(|a| a.outcome.as_str()).collect();
+//! assert_eq!(attempts, ["error", "ok"]);
+//! // Inngest's first backoff (15 s plus up to 30 s of jitter) passed on the manual clock.
+//! assert!(card.attempts[0].retry_in_ms.unwrap() >= 15_000);
+//! assert!(outcome.run.step("load-customer").unwrap().attempts.is_empty());
 //! # }
 //! ```
+//!
+//! Any other SDK's handler works the same way, as long as it is a `tower::Service` taking
+//! `http::Request<axum::body::Body>`.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Mode, RUN_TIMEOUT, SdkApp, engine, engine_with_js_app, event, run_to_end, wait_run,
+    Mode, RUN_TIMEOUT, Sdk, engine, engine_with_app, event, run_to_end, wait_run,
 };
 
 fn register_payload(url: &str) -> Value {
@@ -183,7 +183,7 @@ async fn register_and_v0_require_the_signing_key_bearer_in_cloud_mode() {
 
 #[tokio::test]
 async fn events_api_validates_bodies_and_dedupes_seeded_retries() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+    let (engine, app) = engine_with_app(Sdk::Js, engine(), &Mode::Dev).await;
     let client = reqwest::Client::new();
     let url = format!("{}/e/any-key", engine.url());
 
@@ -275,7 +275,7 @@ async fn events_api_validates_bodies_and_dedupes_seeded_retries() {
 
 #[tokio::test]
 async fn history_api_lists_shows_reruns_and_cancels_runs() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+    let (engine, app) = engine_with_app(Sdk::Js, engine(), &Mode::Dev).await;
     let client = reqwest::Client::new();
     let base = engine.url();
     let run = run_to_end(

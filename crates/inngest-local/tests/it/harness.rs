@@ -1,8 +1,9 @@
 //! Test harness: SDK apps under test (pluggable) and engines wired to them.
 //!
 //! An [`SdkApp`] is any app that serves the Inngest call protocol on a 127.0.0.1 URL and syncs
-//! itself against the engine URL it was started with. Today that is [`JsApp`] (the official JS
-//! SDK); the Rust SDK's example app plugs in by implementing the same trait.
+//! itself against the engine URL it was started with: [`JsApp`] (the official JS SDK, a Node.js
+//! process) and [`RustApp`] (this workspace's Rust SDK, served in process). [`Sdk`] names one of
+//! them, so an end-to-end case is written once and run against each.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use inngest_local::{Engine, EngineBuilder, RunFilter, RunRecord, RunningEngine};
 use serde_json::{Value, json};
+
+pub(crate) use crate::rust_app::RustApp;
 
 /// Wall-clock limit for any single run in these tests.
 pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +43,38 @@ pub(crate) trait SdkApp: Send {
     /// Composite id of one of its functions.
     fn function_id(&self, name: &str) -> String {
         format!("{}-{name}", self.app_id())
+    }
+}
+
+/// The SDKs whose apps the end-to-end cases run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sdk {
+    /// The official JS SDK (`tests/js-app`).
+    Js,
+    /// This workspace's Rust SDK (`tests/it/rust_app.rs`).
+    Rust,
+}
+
+impl Sdk {
+    /// Starts this SDK's test app against `engine_url` (with the cron-triggered `ticker`
+    /// function when `with_cron`) and waits until it serves.
+    pub(crate) async fn start(
+        self,
+        engine_url: &str,
+        mode: &Mode,
+        with_cron: bool,
+    ) -> Box<dyn SdkApp> {
+        match self {
+            Sdk::Js => {
+                let env: &[(&str, &str)] = if with_cron {
+                    &[("WITH_CRON", "1")]
+                } else {
+                    &[]
+                };
+                Box::new(JsApp::start(engine_url, mode, env).await)
+            }
+            Sdk::Rust => Box::new(RustApp::start(engine_url, mode, with_cron).await),
+        }
     }
 }
 
@@ -149,14 +184,15 @@ pub(crate) fn engine() -> EngineBuilder {
     Engine::builder().port(0).time_scale(TIME_SCALE).no_poll()
 }
 
-/// Starts an engine, then the JS app against it, and syncs the app.
-pub(crate) async fn engine_with_js_app(
+/// Starts an engine, then the `sdk`'s app against it, and syncs the app.
+pub(crate) async fn engine_with_app(
+    sdk: Sdk,
     builder: EngineBuilder,
     mode: &Mode,
-) -> (RunningEngine, JsApp) {
+) -> (RunningEngine, Box<dyn SdkApp>) {
     let engine = builder.start().await.expect("engine starts");
-    let app = JsApp::start(&engine.url(), mode, &[]).await;
-    sync(&engine, &app).await;
+    let app = sdk.start(&engine.url(), mode, false).await;
+    sync(&engine, app.as_ref()).await;
     (engine, app)
 }
 

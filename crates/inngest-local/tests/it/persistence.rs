@@ -4,17 +4,18 @@ use inngest_local::RunStatus;
 use serde_json::json;
 
 use crate::harness::{
-    JsApp, Mode, RUN_TIMEOUT, SdkApp, engine, event, run_of, run_to_end, send, sync, wait_parked,
+    Mode, RUN_TIMEOUT, Sdk, engine, event, run_of, run_to_end, send, sync, wait_parked,
 };
 
-#[tokio::test]
-async fn runs_and_apps_survive_a_restart_with_sqlite() {
+sdk_cases!(runs_and_apps_survive_a_restart_with_sqlite);
+
+async fn runs_and_apps_survive_a_restart_with_sqlite(sdk: Sdk) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("runs.sqlite");
 
     let first = engine().db(&db).start().await.unwrap();
-    let app = JsApp::start(&first.url(), &Mode::Dev, &[]).await;
-    sync(&first, &app).await;
+    let app = sdk.start(&first.url(), &Mode::Dev, false).await;
+    sync(&first, app.as_ref()).await;
     let done = run_to_end(
         &first,
         &app.function_id("serial"),
@@ -28,7 +29,7 @@ async fn runs_and_apps_survive_a_restart_with_sqlite() {
 
     // No sync: functions come back from the database.
     let second = engine().db(&db).start().await.unwrap();
-    assert!(second.apps().iter().any(|a| a.id == "js-app"));
+    assert!(second.apps().iter().any(|a| a.id == app.app_id()));
     let restored = second
         .run(&done.id)
         .expect("the finished run is in the history");

@@ -1,5 +1,7 @@
 // A small app written with the official Inngest JS SDK, used by the inngest-local tests to prove
-// the engine against a client nobody in this repository wrote.
+// the engine against a client nobody in this repository wrote. `tests/it/rust_app.rs` has the same
+// functions written with this workspace's Rust SDK, and every end-to-end case runs against both:
+// keep the two apps in step (`e2e::js_and_rust_apps_register_equivalent_functions` compares them).
 //
 // Environment:
 //   PORT               port to listen on (127.0.0.1)
@@ -176,9 +178,16 @@ const replayable = inngest.createFunction(
   },
 );
 
+const emitter = inngest.createFunction(
+  { id: "emitter", triggers: [{ event: "test/emit" }] },
+  async ({ event, step }) => {
+    return await step.sendEvent("emit", { name: "test/serial", data: { start: event.data.start } });
+  },
+);
+
 const functions = [
   serial, flaky, nonRetriable, retryAfter, alwaysFails, parallel, sleeper, waiter, child,
-  invoker, serialised, cancellable, replayable,
+  invoker, serialised, cancellable, replayable, emitter,
 ];
 
 if (process.env.WITH_CRON === "1") {

@@ -1,19 +1,47 @@
-//! End-to-end: the official JS SDK app over real HTTP on 127.0.0.1, engine time compressed
-//! 1000x. Assertions are on order, attempts and recorded (engine-time) delays, never on wall time.
+//! End-to-end cases over real HTTP on 127.0.0.1, each written once and run against the app of
+//! every SDK: the official JS SDK (`tests/js-app`, a Node.js process) and this workspace's Rust
+//! SDK (`rust_app.rs`, served in process), with the same function ids, steps and results.
+//! Engine time is compressed 1000x; assertions are on order, attempts and recorded (engine-time)
+//! delays, never on wall time.
+//!
+//! `sdk_cases!` (in `main.rs`) turns each `async fn case(sdk: Sdk)` into a module `case` with
+//! the tests `case::js` and `case::rust`.
 
 use chrono::Duration;
 use inngest_local::testing::step_hash;
-use inngest_local::{RunFilter, RunStatus};
-use serde_json::json;
+use inngest_local::{RunFilter, RunRecord, RunStatus};
+use serde_json::{Value, json};
 
 use crate::harness::{
-    JsApp, Mode, RUN_TIMEOUT, SdkApp, engine, engine_with_js_app, event, run_of, run_to_end, send,
+    Mode, RUN_TIMEOUT, Sdk, engine, engine_with_app, event, run_of, run_to_end, send, sync,
     wait_parked, wait_run,
 };
 
-#[tokio::test]
-async fn serial_steps_run_in_order_and_memoise() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+sdk_cases!(
+    serial_steps_run_in_order_and_memoise,
+    transient_step_errors_are_retried_with_inngest_backoff_then_succeed,
+    non_retriable_error_fails_after_one_attempt,
+    retry_after_error_delays_the_retry_by_its_value,
+    exhausted_retries_fail_the_run_and_fire_on_failure_with_the_error,
+    parallel_steps_are_planned_run_concurrently_and_joined_by_one_discovery,
+    sleep_parks_the_run_until_the_engine_clock_passes_it,
+    wait_for_event_resumes_only_on_a_matching_event,
+    wait_for_event_times_out_with_null,
+    invoke_passes_data_to_the_child_and_returns_its_result,
+    invoke_surfaces_the_child_error_to_the_parent,
+    concurrency_key_serialises_runs_with_the_same_key_only,
+    cancel_on_event_cancels_only_the_matching_run,
+    replay_from_a_step_keeps_earlier_memo_and_reruns_the_rest,
+    send_event_step_sends_once_and_starts_the_triggered_run,
+    cloud_mode_app_runs_with_signed_requests,
+    cloud_mode_app_with_another_signing_key_cannot_sync,
+    large_state_is_fetched_by_the_sdk_through_use_api,
+    cloud_mode_app_fetches_large_state_with_its_signing_key,
+    cron_trigger_starts_runs_on_schedule,
+);
+
+async fn serial_steps_run_in_order_and_memoise(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("serial"),
@@ -38,14 +66,13 @@ async fn serial_steps_run_in_order_and_memoise() {
     assert_eq!(run.calls[3].outcome, "complete");
     assert_eq!(
         run.request_version, 2,
-        "the JS SDK answers with request version 2"
+        "the SDK answers with request version 2"
     );
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn transient_step_errors_are_retried_with_inngest_backoff_then_succeed() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn transient_step_errors_are_retried_with_inngest_backoff_then_succeed(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("flaky"),
@@ -82,9 +109,8 @@ async fn transient_step_errors_are_retried_with_inngest_backoff_then_succeed() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn non_retriable_error_fails_after_one_attempt() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn non_retriable_error_fails_after_one_attempt(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("non-retriable"),
@@ -106,9 +132,8 @@ async fn non_retriable_error_fails_after_one_attempt() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn retry_after_error_delays_the_retry_by_its_value() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn retry_after_error_delays_the_retry_by_its_value(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("retry-after"),
@@ -128,9 +153,8 @@ async fn retry_after_error_delays_the_retry_by_its_value() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn exhausted_retries_fail_the_run_and_fire_on_failure_with_the_error() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn exhausted_retries_fail_the_run_and_fire_on_failure_with_the_error(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let ids = send(&engine, "k", event("test/always-fails", json!({}))).await;
     let run = wait_run(&engine, &app.function_id("always-fails"), &ids[0]).await;
     assert_eq!(run.status, RunStatus::Failed);
@@ -161,7 +185,7 @@ async fn exhausted_retries_fail_the_run_and_fire_on_failure_with_the_error() {
     assert_eq!(
         failure.output,
         Some(json!({
-            "failedFunction": "js-app-always-fails",
+            "failedFunction": app.function_id("always-fails"),
             "message": "still broken (attempt 2)",
             "originalEvent": "test/always-fails",
         }))
@@ -181,9 +205,8 @@ async fn exhausted_retries_fail_the_run_and_fire_on_failure_with_the_error() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn parallel_steps_are_planned_run_concurrently_and_joined_by_one_discovery() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn parallel_steps_are_planned_run_concurrently_and_joined_by_one_discovery(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("parallel"),
@@ -215,9 +238,8 @@ async fn parallel_steps_are_planned_run_concurrently_and_joined_by_one_discovery
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn sleep_parks_the_run_until_the_engine_clock_passes_it() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn sleep_parks_the_run_until_the_engine_clock_passes_it(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("sleeper"),
@@ -244,9 +266,8 @@ async fn sleep_parks_the_run_until_the_engine_clock_passes_it() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn wait_for_event_resumes_only_on_a_matching_event() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn wait_for_event_resumes_only_on_a_matching_event(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let fid = app.function_id("waiter");
     let ids = send(&engine, "k", event("test/wait", json!({"id": 7}))).await;
     let run = run_of(&engine, &fid, &ids[0]).await;
@@ -274,9 +295,8 @@ async fn wait_for_event_resumes_only_on_a_matching_event() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn wait_for_event_times_out_with_null() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn wait_for_event_times_out_with_null(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("waiter"),
@@ -294,9 +314,8 @@ async fn wait_for_event_times_out_with_null() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn invoke_passes_data_to_the_child_and_returns_its_result() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn invoke_passes_data_to_the_child_and_returns_its_result(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("invoker"),
@@ -318,9 +337,8 @@ async fn invoke_passes_data_to_the_child_and_returns_its_result() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn invoke_surfaces_the_child_error_to_the_parent() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn invoke_surfaces_the_child_error_to_the_parent(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("invoker"),
@@ -346,9 +364,8 @@ async fn invoke_surfaces_the_child_error_to_the_parent() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn concurrency_key_serialises_runs_with_the_same_key_only() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn concurrency_key_serialises_runs_with_the_same_key_only(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let fid = app.function_id("serialised");
     // a1 blocks until b1 has started: if runs with different keys were serialised behind it,
     // a1 would give up and fail.
@@ -381,9 +398,8 @@ async fn concurrency_key_serialises_runs_with_the_same_key_only() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn cancel_on_event_cancels_only_the_matching_run() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn cancel_on_event_cancels_only_the_matching_run(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let fid = app.function_id("cancellable");
     let ids = send(
         &engine,
@@ -419,9 +435,8 @@ async fn cancel_on_event_cancels_only_the_matching_run() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn replay_from_a_step_keeps_earlier_memo_and_reruns_the_rest() {
-    let (engine, app) = engine_with_js_app(engine(), &Mode::Dev).await;
+async fn replay_from_a_step_keeps_earlier_memo_and_reruns_the_rest(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
     let original = run_to_end(
         &engine,
         &app.function_id("replayable"),
@@ -458,8 +473,38 @@ async fn replay_from_a_step_keeps_earlier_memo_and_reruns_the_rest() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn cloud_mode_app_runs_with_signed_requests() {
+async fn send_event_step_sends_once_and_starts_the_triggered_run(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
+    let run = run_to_end(
+        &engine,
+        &app.function_id("emitter"),
+        event("test/emit", json!({"start": 3})),
+    )
+    .await;
+    assert_eq!(run.status, RunStatus::Completed);
+    let ids = run.output.as_ref().unwrap()["ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 1);
+    let emit = run.step("emit").unwrap();
+    assert_eq!(emit.attempts.len(), 1);
+    assert_eq!(run.memo[&emit.id], json!({"data": {"ids": ids}}));
+    // The id the events API answered is the event that started the serial run.
+    let serial = wait_run(
+        &engine,
+        &app.function_id("serial"),
+        ids[0].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(serial.status, RunStatus::Completed);
+    assert_eq!(serial.output, Some(json!({"a": 4, "b": 8, "c": "8!"})));
+    assert_eq!(
+        engine.events(Some("test/serial"), 10).len(),
+        1,
+        "sent exactly once"
+    );
+    engine.shutdown().await;
+}
+
+async fn cloud_mode_app_runs_with_signed_requests(sdk: Sdk) {
     let signing_key =
         "signkey-test-f00f3005a3666b359a79c2bc3380ce2715e62727ac461ae1a2618f8766029c9f";
     let event_key = "cloud-event-key";
@@ -470,8 +515,8 @@ async fn cloud_mode_app_runs_with_signed_requests() {
         signing_key: signing_key.into(),
         event_key: event_key.into(),
     };
-    let (engine, app) = engine_with_js_app(builder, &mode).await;
-    // The JS SDK in cloud mode rejects unsigned or badly signed calls with 401, so a completed
+    let (engine, app) = engine_with_app(sdk, builder, &mode).await;
+    // The SDK in cloud mode rejects unsigned or badly signed calls with 401, so a completed
     // run proves every call was signed the way Inngest signs.
     let ids = send(
         &engine,
@@ -494,8 +539,7 @@ async fn cloud_mode_app_runs_with_signed_requests() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn cloud_mode_app_with_another_signing_key_cannot_sync() {
+async fn cloud_mode_app_with_another_signing_key_cannot_sync(sdk: Sdk) {
     let engine = engine()
         .signing_key(inngest_local::SigningKey::new("signkey-test-aaaa1111").unwrap())
         .start()
@@ -505,7 +549,7 @@ async fn cloud_mode_app_with_another_signing_key_cannot_sync() {
         signing_key: "signkey-test-bbbb2222".into(),
         event_key: "k".into(),
     };
-    let app = JsApp::start(&engine.url(), &mode, &[]).await;
+    let app = sdk.start(&engine.url(), &mode, false).await;
     let err = engine.sync_app(&app.serve_url()).await.unwrap_err();
     assert!(
         matches!(err, inngest_local::SyncError::Refused { .. }),
@@ -515,9 +559,8 @@ async fn cloud_mode_app_with_another_signing_key_cannot_sync() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn large_state_is_fetched_by_the_sdk_through_use_api() {
-    let (engine, app) = engine_with_js_app(engine().use_api_threshold(1), &Mode::Dev).await;
+async fn large_state_is_fetched_by_the_sdk_through_use_api(sdk: Sdk) {
+    let (engine, app) = engine_with_app(sdk, engine().use_api_threshold(1), &Mode::Dev).await;
     let run = run_to_end(
         &engine,
         &app.function_id("serial"),
@@ -533,11 +576,34 @@ async fn large_state_is_fetched_by_the_sdk_through_use_api() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn cron_trigger_starts_runs_on_schedule() {
+async fn cloud_mode_app_fetches_large_state_with_its_signing_key(sdk: Sdk) {
+    let signing_key = "signkey-test-0123456789abcdef";
+    let builder = engine()
+        .use_api_threshold(1)
+        .signing_key(inngest_local::SigningKey::new(signing_key).unwrap());
+    let mode = Mode::Cloud {
+        signing_key: signing_key.into(),
+        event_key: "k".into(),
+    };
+    let (engine, app) = engine_with_app(sdk, builder, &mode).await;
+    // `/v0/runs/...` needs the bearer of the hashed signing key in cloud mode: every call asks
+    // the SDK to fetch its state there, so a completed run proves the SDK authenticated.
+    let run = run_to_end(
+        &engine,
+        &app.function_id("serial"),
+        event("test/serial", json!({"start": 2})),
+    )
+    .await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.output, Some(json!({"a": 3, "b": 6, "c": "6!"})));
+    assert!(run.calls.iter().all(|c| c.use_api));
+    engine.shutdown().await;
+}
+
+async fn cron_trigger_starts_runs_on_schedule(sdk: Sdk) {
     let engine = engine().start().await.unwrap();
-    let app = JsApp::start(&engine.url(), &Mode::Dev, &[("WITH_CRON", "1")]).await;
-    crate::harness::sync(&engine, &app).await;
+    let app = sdk.start(&engine.url(), &Mode::Dev, true).await;
+    sync(&engine, app.as_ref()).await;
     let filter = RunFilter {
         function_id: Some(app.function_id("ticker")),
         status: Some(RunStatus::Completed),
@@ -559,5 +625,158 @@ async fn cron_trigger_starts_runs_on_schedule() {
         .map(|r| r.event()["ts"].as_i64().unwrap())
         .collect();
     assert_eq!((ts[0] - ts[1]).abs() % 60_000, 0);
+    engine.shutdown().await;
+}
+
+/// A run as the engine recorded it, without what legitimately differs between SDKs or runs:
+/// timestamps, jittered delays (only whether a retry was scheduled), run and event ids, and
+/// error stacks (Node.js traces versus Rust's `name: message`).
+fn run_shape(run: &RunRecord) -> Value {
+    fn strip_stacks(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("stack");
+                map.values_mut().for_each(strip_stacks);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip_stacks),
+            _ => {}
+        }
+    }
+    let calls: Vec<Value> = run
+        .calls
+        .iter()
+        .map(|c| {
+            json!({
+                "step_id": c.step_id, "attempt": c.attempt, "status": c.status,
+                "outcome": c.outcome, "ops": c.ops, "error": c.error,
+                "disable_immediate_execution": c.disable_immediate_execution,
+                "retry_scheduled": c.retry_in_ms.is_some(),
+            })
+        })
+        .collect();
+    let steps: Vec<Value> = run
+        .steps
+        .iter()
+        .map(|s| {
+            let attempts: Vec<Value> = s
+                .attempts
+                .iter()
+                .map(|a| json!([a.attempt, a.outcome, a.output, a.error]))
+                .collect();
+            json!({
+                "id": s.id, "name": s.name, "op": s.op, "status": s.status, "opts": s.opts,
+                "output": s.output, "error": s.error, "attempts": attempts,
+            })
+        })
+        .collect();
+    let mut shape = json!({
+        "status": format!("{:?}", run.status), "output": run.output, "error": run.error,
+        "calls": calls, "steps": steps, "memo": run.memo, "stack": run.stack,
+        "request_version": run.request_version,
+    });
+    strip_stacks(&mut shape);
+    shape
+}
+
+/// The same functions given the same events leave the same history on the engine with either
+/// SDK: every call (target, attempt, status, ops, error), every step (op, opts, attempts,
+/// output or error), the memo, the stack and the result.
+#[tokio::test]
+async fn js_and_rust_apps_leave_identical_run_histories() {
+    let cases = [
+        ("serial", event("test/serial", json!({"start": 1}))),
+        ("flaky", event("test/flaky", json!({}))),
+        ("non-retriable", event("test/non-retriable", json!({}))),
+        ("retry-after", event("test/retry-after", json!({}))),
+        ("always-fails", event("test/always-fails", json!({}))),
+        ("parallel", event("test/parallel", json!({}))),
+        ("sleeper", event("test/sleep", json!({}))),
+        (
+            "waiter",
+            event("test/wait", json!({"id": 1, "timeout": "10m"})),
+        ),
+        ("invoker", event("test/invoke", json!({"n": 4}))),
+        ("invoker", event("test/invoke", json!({"n": -1}))),
+        ("replayable", event("test/replay", json!({}))),
+    ];
+    let mut histories = Vec::new();
+    for sdk in [Sdk::Js, Sdk::Rust] {
+        let (engine, app) = engine_with_app(sdk, engine(), &Mode::Dev).await;
+        let mut shapes = Vec::new();
+        for (function, event) in cases.clone() {
+            let run = run_to_end(&engine, &app.function_id(function), event).await;
+            shapes.push((function, run_shape(&run)));
+        }
+        let failure = engine
+            .wait_for(
+                &RunFilter::function(app.function_id("always-fails-failure")),
+                RUN_TIMEOUT,
+            )
+            .await
+            .unwrap();
+        shapes.push(("always-fails-failure", run_shape(&failure)));
+        // Composite ids (in outputs, errors and the failure handler's data) name the app.
+        let text = serde_json::to_string(&shapes)
+            .unwrap()
+            .replace(app.app_id(), "<app>");
+        histories.push(serde_json::from_str::<Vec<(String, Value)>>(&text).unwrap());
+        engine.shutdown().await;
+    }
+    for ((function, js), (_, rust)) in histories[0].iter().zip(&histories[1]) {
+        assert_eq!(
+            js,
+            rust,
+            "{function}: JS run {}\nRust run {}",
+            serde_json::to_string_pretty(js).unwrap(),
+            serde_json::to_string_pretty(rust).unwrap()
+        );
+    }
+}
+
+/// Both apps register the same functions with the same configuration (triggers, retries,
+/// concurrency, cancel-on, failure handlers), so the cases above compare like with like.
+#[tokio::test]
+async fn js_and_rust_apps_register_equivalent_functions() {
+    let engine = engine().start().await.unwrap();
+    let mut configs = Vec::new();
+    for (sdk, expected_sdk, framework) in
+        [(Sdk::Js, "js:v", "nodejs"), (Sdk::Rust, "rust:v", "axum")]
+    {
+        let app = sdk.start(&engine.url(), &Mode::Dev, true).await;
+        sync(&engine, app.as_ref()).await;
+        let info = engine
+            .apps()
+            .into_iter()
+            .find(|a| a.id == app.app_id())
+            .unwrap();
+        assert!(info.sdk.starts_with(expected_sdk), "{}", info.sdk);
+        assert_eq!(info.framework.as_deref(), Some(framework));
+        // Each function's config with the app id and serve URL replaced by placeholders.
+        let normalised: Vec<(String, Value)> = engine
+            .functions()
+            .into_iter()
+            .filter(|f| f["app"] == app.app_id())
+            .map(|f| {
+                let text = f["config"]
+                    .to_string()
+                    .replace(&app.serve_url(), "<url>")
+                    .replace(app.app_id(), "<app>");
+                let id = f["id"].as_str().unwrap().replacen(app.app_id(), "<app>", 1);
+                (id, serde_json::from_str(&text).unwrap())
+            })
+            .collect();
+        configs.push(normalised);
+        drop(app);
+    }
+    assert_eq!(
+        configs[0].len(),
+        16,
+        "14 functions, a failure handler and a cron"
+    );
+    for ((js_id, js), (rust_id, rust)) in configs[0].iter().zip(&configs[1]) {
+        assert_eq!(js_id, rust_id);
+        assert_eq!(js, rust, "{js_id} is registered differently");
+    }
+    assert_eq!(configs[0].len(), configs[1].len());
     engine.shutdown().await;
 }
