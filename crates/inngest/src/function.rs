@@ -548,6 +548,7 @@ impl Function {
     ///
     /// ```
     /// let f = inngest::Function::builder("send-email")
+    ///     .trigger(inngest::Trigger::event("billing/invoice.paid"))
     ///     .build(|_ctx: inngest::Context| async move { Ok(()) })
     ///     .unwrap();
     /// assert_eq!(f.composite_id("billing"), "billing-send-email");
@@ -685,7 +686,9 @@ impl FunctionBuilder {
         self
     }
 
-    /// Adds a trigger (up to 10). A function without triggers can only be invoked.
+    /// Adds a trigger (at least 1, up to 10). A function that should only ever be invoked still
+    /// needs one: Inngest refuses to sync a function without triggers ("At least one trigger is
+    /// required"), and one such function would make the whole app's sync fail.
     #[must_use]
     pub fn trigger(mut self, trigger: Trigger) -> Self {
         self.triggers.push(trigger);
@@ -859,6 +862,13 @@ impl FunctionBuilder {
         }
         if let Some(name) = &self.name {
             self.check_text("name", name)?;
+        }
+        if self.triggers.is_empty() {
+            return Err(self.err(
+                "triggers",
+                "at least one trigger is required (an event or a cron); Inngest refuses to sync \
+                 a function without one",
+            ));
         }
         if self.triggers.len() > MAX_TRIGGERS {
             return Err(self.err(
@@ -1221,16 +1231,26 @@ mod tests {
 
     #[test]
     fn retries_are_sent_as_retries_and_omitted_by_default() {
-        let f = noop(Function::builder("f").retries(4)).expect("valid");
+        let f = noop(
+            Function::builder("f")
+                .trigger(Trigger::event("test/e"))
+                .retries(4),
+        )
+        .expect("valid");
         let cfg = f.sync_configs("app", &base());
         assert_eq!(cfg[0]["steps"]["step"]["retries"], json!({"attempts": 4}));
-        let f = noop(Function::builder("f")).expect("valid");
+        let f = noop(Function::builder("f").trigger(Trigger::event("test/e"))).expect("valid");
         assert!(
             f.sync_configs("app", &base())[0]["steps"]["step"]
                 .get("retries")
                 .is_none()
         );
-        let err = noop(Function::builder("f").retries(21)).unwrap_err();
+        let err = noop(
+            Function::builder("f")
+                .trigger(Trigger::event("test/e"))
+                .retries(21),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "retries");
     }
 
@@ -1343,6 +1363,7 @@ mod tests {
             ),
             (
                 Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
                     .concurrency(Concurrency::new(1))
                     .concurrency(Concurrency::new(1))
                     .concurrency(Concurrency::new(1)),
@@ -1350,42 +1371,68 @@ mod tests {
             ),
             (
                 Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
                     .concurrency(Concurrency::new(1).scope(ConcurrencyScope::Account)),
                 "concurrency[0].scope",
             ),
             (
-                Function::builder("f").throttle(Throttle::new(1, Duration::from_millis(10))),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .throttle(Throttle::new(1, Duration::from_millis(10))),
                 "throttle.period",
             ),
             (
-                Function::builder("f").throttle(Throttle::new(0, Duration::from_secs(1))),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .throttle(Throttle::new(0, Duration::from_secs(1))),
                 "throttle.limit",
             ),
             (
                 Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
                     .rate_limit(RateLimit::new(1, Duration::from_secs(2 * 86400))),
                 "rateLimit.period",
             ),
             (
-                Function::builder("f").debounce(Debounce::new(Duration::from_secs(8 * 86400))),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .debounce(Debounce::new(Duration::from_secs(8 * 86400))),
                 "debounce.period",
             ),
             (
-                Function::builder("f").batch_events(BatchEvents::new(10, Duration::from_secs(61))),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .batch_events(BatchEvents::new(10, Duration::from_secs(61))),
                 "batchEvents.timeout",
             ),
             (
-                Function::builder("f").batch_events(BatchEvents::new(0, Duration::from_secs(1))),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .batch_events(BatchEvents::new(0, Duration::from_secs(1))),
                 "batchEvents.maxSize",
             ),
-            (Function::builder("f").idempotency(" "), "idempotency"),
-            (Function::builder("f").priority(""), "priority.run"),
             (
-                Function::builder("f").cancel_on(Cancel::on("")),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .idempotency(" "),
+                "idempotency",
+            ),
+            (
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .priority(""),
+                "priority.run",
+            ),
+            (
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .cancel_on(Cancel::on("")),
                 "cancel[0].event",
             ),
             (
-                Function::builder("f").timeouts(Timeouts::new().start(Duration::ZERO)),
+                Function::builder("f")
+                    .trigger(Trigger::event("test/e"))
+                    .timeouts(Timeouts::new().start(Duration::ZERO)),
                 "timeouts.start",
             ),
         ];
@@ -1394,11 +1441,14 @@ mod tests {
             assert_eq!(err.field, field, "{err}");
             assert!(err.to_string().contains(field));
         }
-        let mut b = Function::builder("f");
+        let mut b = Function::builder("f").trigger(Trigger::event("test/e"));
         for i in 0..11 {
             b = b.trigger(Trigger::event(format!("e{i}")));
         }
         assert_eq!(noop(b).unwrap_err().field, "triggers");
+        let err = noop(Function::builder("no-triggers")).unwrap_err();
+        assert_eq!(err.field, "triggers");
+        assert!(err.reason.contains("at least one trigger"), "{err}");
     }
 
     #[test]

@@ -189,6 +189,7 @@ async fn the_trust_probe_needs_a_signature_and_is_signed() {
 #[tokio::test]
 async fn dev_mode_does_not_require_signatures() {
     let r = crate::support::dev_router([Function::builder("x")
+        .trigger(Trigger::event("test/x"))
         .build(|_ctx: Context| async move { Ok(()) })
         .expect("valid")]);
     let a = send(&r, get(None)).await;

@@ -305,6 +305,7 @@ async fn a_disallowed_in_band_request_falls_back_to_out_of_band() {
 async fn duplicate_function_ids_are_reported() {
     let f = || {
         Function::builder("same")
+            .trigger(Trigger::event("test/same"))
             .build(|_ctx: Context| async move { Ok(()) })
             .expect("valid")
     };
