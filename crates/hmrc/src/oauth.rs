@@ -37,7 +37,10 @@
 //! # }
 //! ```
 
-use std::{sync::Mutex, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -211,8 +214,8 @@ impl OAuthClient {
         code: &AuthorizationCode,
         pkce_verifier: &PkceVerifier,
     ) -> Result<UserTokens, Error> {
-        let observed = Mutex::new(Observed::default());
-        let http = |request| self.execute(request, &observed);
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let http = self.http_client(&observed);
         let result = self
             .oauth
             .exchange_code(oauth2::AuthorizationCode::new(
@@ -232,8 +235,8 @@ impl OAuthClient {
     /// returned pair before anything else. A failed refresh carries the fingerprint of the
     /// refresh token that was refused ([`Error::token_fingerprint`]).
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<UserTokens, Error> {
-        let observed = Mutex::new(Observed::default());
-        let http = |request| self.execute(request, &observed);
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let http = self.http_client(&observed);
         let sent = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
         let result = self
             .oauth
@@ -250,8 +253,8 @@ impl OAuthClient {
 
     /// An application-restricted token (`grant_type=client_credentials`).
     pub async fn client_credentials(&self) -> Result<ApplicationToken, Error> {
-        let observed = Mutex::new(Observed::default());
-        let http = |request| self.execute(request, &observed);
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let http = self.http_client(&observed);
         let result = self
             .oauth
             .exchange_client_credentials()
@@ -267,32 +270,52 @@ impl OAuthClient {
     }
 
     /// The `oauth2` crate's HTTP client: one request over our `reqwest` client, recording the
-    /// status and headers for classification.
-    async fn execute(
+    /// status and headers for classification. The closure and its futures own what they use
+    /// (no borrows of `self` or of a local), so every public future of this client is `Send`
+    /// and can run on a multi-threaded runtime or inside an axum handler.
+    fn http_client(
         &self,
-        request: oauth2::HttpRequest,
-        observed: &Mutex<Observed>,
-    ) -> Result<oauth2::HttpResponse, reqwest::Error> {
-        let request = reqwest::Request::try_from(request)?;
-        let response = self.http.execute(request).await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        if let Ok(mut slot) = observed.lock() {
-            slot.status = Some(status.as_u16());
-            slot.headers = headers.clone();
-        }
-        let body = response.bytes().await?;
-        let mut out = http::Response::new(body.to_vec());
-        *out.status_mut() = status;
-        *out.headers_mut() = headers;
-        Ok(out)
+        observed: &Arc<Mutex<Observed>>,
+    ) -> impl Fn(
+        oauth2::HttpRequest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send>,
+    > + use<> {
+        let client = self.http.clone();
+        let observed = Arc::clone(observed);
+        move |request| Box::pin(execute(client.clone(), request, Arc::clone(&observed)))
     }
 }
 
-fn into_observed(observed: Mutex<Observed>) -> Observed {
-    observed
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// One token-endpoint request (see [`OAuthClient::http_client`]).
+async fn execute(
+    client: reqwest::Client,
+    request: oauth2::HttpRequest,
+    observed: Arc<Mutex<Observed>>,
+) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let request = reqwest::Request::try_from(request)?;
+    let response = client.execute(request).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    if let Ok(mut slot) = observed.lock() {
+        slot.status = Some(status.as_u16());
+        slot.headers = headers.clone();
+    }
+    let body = response.bytes().await?;
+    let mut out = http::Response::new(body.to_vec());
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+fn into_observed(observed: Arc<Mutex<Observed>>) -> Observed {
+    let guard = observed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Observed {
+        status: guard.status,
+        headers: guard.headers.clone(),
+    }
 }
 
 fn expires_at(token: &BasicTokenResponse) -> DateTime<Utc> {

@@ -544,3 +544,34 @@ async fn a_refresh_answer_without_a_new_refresh_token_is_an_error_not_a_silent_r
     assert!(err.is_unexpected(), "{err:?}");
     assert!(!format!("{err:?}").contains("0123456789abcdef0123456789abcdef"));
 }
+
+/// The OAuth futures must be `Send + 'static`-able: an axum handler awaits `exchange_code`, and
+/// an Inngest step awaits `refresh` on a multi-threaded runtime. `tokio::spawn` only compiles
+/// for `Send` futures, so this test fails to build if that regresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_calls_run_on_spawned_tasks_of_a_multi_threaded_runtime() {
+    let sim = Sim::start().await;
+    let oauth = sim.oauth.clone();
+    let refresh_token = sim.tokens.refresh_token.clone();
+    let refreshed = tokio::spawn(async move { oauth.refresh(&refresh_token).await })
+        .await
+        .expect("the task completes")
+        .expect("the refresh succeeds");
+    assert_ne!(
+        refreshed.refresh_token.expose_secret(),
+        sim.tokens.refresh_token.expose_secret()
+    );
+    let oauth = sim.oauth.clone();
+    let app = tokio::spawn(async move { oauth.client_credentials().await })
+        .await
+        .expect("the task completes")
+        .expect("client credentials are issued");
+    assert!(!app.access_token.expose_secret().is_empty());
+    let oauth = sim.oauth.clone();
+    let code = AuthorizationCode::new("not-a-code");
+    let verifier = sim.oauth.authorization_request().pkce_verifier;
+    let refused = tokio::spawn(async move { oauth.exchange_code(&code, &verifier).await })
+        .await
+        .expect("the task completes");
+    assert!(refused.is_err(), "an unknown code is refused");
+}
