@@ -136,7 +136,7 @@ async fn refresh(
     refresh_token: RefreshToken,
 ) -> Result<TokenPair, RefreshFailure<HmrcError>> {
     let sent = hmrc_mtd::RefreshToken::new(refresh_token.expose_secret());
-    match refresh_off_thread(oauth, sent).await {
+    match oauth.refresh(&sent).await {
         Ok(tokens) => {
             let mut pair = TokenPair::new(
                 AccessToken::new(tokens.access_token.expose_secret()),
@@ -161,30 +161,6 @@ async fn refresh(
         }
         Err(error) => Err(RefreshFailure::other(error)),
     }
-}
-
-/// `OAuthClient::refresh`'s future is not `Send` (hmrc-mtd passes a borrowing closure to
-/// `oauth2`'s `request_async`, and the compiler cannot prove the future `Send` for every
-/// lifetime), while a step's future must be. Until hmrc-mtd fixes that, the refresh runs on a
-/// blocking-pool thread that drives it on the same runtime; refreshes are rare (one per
-/// credential every few hours), so the extra thread costs nothing measurable.
-async fn refresh_off_thread(
-    oauth: hmrc_mtd::OAuthClient,
-    sent: hmrc_mtd::RefreshToken,
-) -> Result<hmrc_mtd::UserTokens, HmrcError> {
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || runtime.block_on(oauth.refresh(&sent)))
-        .await
-        .unwrap_or_else(|join| {
-            Err(HmrcError::Transient {
-                kind: hmrc_mtd::TransientKind::Network,
-                status: None,
-                code: None,
-                retry_after: None,
-                correlation_id: None,
-                detail: format!("the token refresh task stopped before it finished: {join}"),
-            })
-        })
 }
 
 async fn refresh_failure(
