@@ -541,6 +541,16 @@ const SELECT_BY_USER: &str = concat!(
     credential_columns!(),
     " FROM credentials WHERE user_id = $1 ORDER BY connected_at, nino"
 );
+const SELECT_ACTIVE_FIRST: &str = concat!(
+    "SELECT ",
+    credential_columns!(),
+    " FROM credentials WHERE status = 'active' ORDER BY id LIMIT $1"
+);
+const SELECT_ACTIVE_AFTER: &str = concat!(
+    "SELECT ",
+    credential_columns!(),
+    " FROM credentials WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2"
+);
 const UPSERT: &str = concat!(
     "INSERT INTO credentials (id, user_id, nino, access_token_enc, refresh_token_enc, token_key_id, \
      access_expires_at, scope, status, connected_at, updated_at, version) \
@@ -700,6 +710,53 @@ impl<'a> Credentials<'a> {
         let rows = with_db!(self.store.db(), pool => {
             sqlx::query_as::<_, CredentialRow>(SELECT_BY_USER).bind(user_id).fetch_all(pool).await?
         });
+        rows.iter().map(CredentialRow::credential).collect()
+    }
+
+    /// Active credentials, a page at a time in a stable order: pass the last id of the previous
+    /// page as `after` (`None` for the first page) until a page comes back shorter than
+    /// `limit`. Work no user started, such as a scheduled obligations refresh, walks them this
+    /// way without loading every credential at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use mtd_store::*;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let keyring = Keyring::new("k1", EncryptionKey::generate()?)?;
+    /// # let store = Store::open(StoreConfig::new(dir.path().join("s.db").to_string_lossy()).keyring(keyring)).await?;
+    /// # let now = chrono::Utc::now();
+    /// for nino in ["AA123456A", "AB123456B", "AC123456C"] {
+    ///     let pair = TokenPair::from_expires_in(AccessToken::new("at"), RefreshToken::new("rt"), 14_400, now);
+    ///     store.credentials().connect("user-1", nino, &pair).await?;
+    /// }
+    /// let mut seen = 0;
+    /// let mut after = None;
+    /// loop {
+    ///     let page = store.credentials().list_active(after, 2).await?;
+    ///     seen += page.len();
+    ///     match page.last() {
+    ///         Some(last) if page.len() == 2 => after = Some(last.id),
+    ///         _ => break,
+    ///     }
+    /// }
+    /// assert_eq!(seen, 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_active(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Credential>, StoreError> {
+        let limit = i64::from(limit);
+        let rows = match after {
+            None => with_db!(self.store.db(), pool => {
+                sqlx::query_as::<_, CredentialRow>(SELECT_ACTIVE_FIRST).bind(limit).fetch_all(pool).await?
+            }),
+            Some(after) => with_db!(self.store.db(), pool => {
+                sqlx::query_as::<_, CredentialRow>(SELECT_ACTIVE_AFTER).bind(after).bind(limit).fetch_all(pool).await?
+            }),
+        };
         rows.iter().map(CredentialRow::credential).collect()
     }
 

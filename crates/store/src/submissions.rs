@@ -590,7 +590,7 @@ const SELECT_HISTORY: &str = "SELECT seq, submission_id, from_status, to_status,
 /// The outcome a run records.
 enum Outcome<'x> {
     Submitted(&'x Receipt, &'x HmrcAnswer),
-    Rejected(&'x [RejectionError], &'x HmrcAnswer),
+    Rejected(&'x [RejectionError], Option<&'x HmrcAnswer>),
     Failed(FailureReason, &'x str, Option<&'x HmrcAnswer>),
 }
 
@@ -816,7 +816,20 @@ impl Submissions<'_> {
         answer: &HmrcAnswer,
         audit: &Audit,
     ) -> Result<Submission, StoreError> {
-        self.record(id, Outcome::Rejected(errors, answer), audit)
+        self.record(id, Outcome::Rejected(errors, Some(answer)), audit)
+            .await
+    }
+
+    /// Records a refusal found before anything was sent to HMRC (`processing` → `rejected`),
+    /// e.g. figures that fail HMRC's published rules locally. Nothing is recorded as HMRC's
+    /// answer, so the history repair never mistakes it for an auth failure.
+    pub async fn mark_rejected_locally(
+        &self,
+        id: Uuid,
+        errors: &[RejectionError],
+        audit: &Audit,
+    ) -> Result<Submission, StoreError> {
+        self.record(id, Outcome::Rejected(errors, None), audit)
             .await
     }
 
@@ -842,7 +855,7 @@ impl Submissions<'_> {
         let to = outcome.status();
         let (receipt, errors, failure, answer) = match &outcome {
             Outcome::Submitted(receipt, answer) => (Some(*receipt), None, None, Some(*answer)),
-            Outcome::Rejected(errors, answer) => (None, Some(*errors), None, Some(*answer)),
+            Outcome::Rejected(errors, answer) => (None, Some(*errors), None, *answer),
             Outcome::Failed(reason, detail, answer) => {
                 (None, None, Some((*reason, *detail)), *answer)
             }

@@ -48,6 +48,34 @@ both_backends! {
         assert_eq!(creds.find("user-2", "AA123456A").await.expect("find"), None);
     }
 
+    async fn active_credentials_are_listed_a_page_at_a_time_without_the_expired_ones(db) {
+        let store = db.store().await;
+        let creds = store.credentials();
+        let mut active = Vec::new();
+        for (i, nino) in ["AA111111A", "AB222222B", "AC333333C", "AD444444D", "AE555555E"].iter().enumerate() {
+            let c = creds.connect(&format!("user-{i}"), nino, &pair("a", "r")).await.expect("connect").credential;
+            if i == 2 {
+                creds.expire_unless_replaced(c.id, c.version, "revoked").await.expect("expire");
+            } else {
+                active.push(c.id);
+            }
+        }
+        active.sort();
+        let mut listed = Vec::new();
+        let mut after = None;
+        loop {
+            let page = creds.list_active(after, 2).await.expect("page");
+            assert!(page.len() <= 2);
+            assert!(page.iter().all(|c| c.status == CredentialStatus::Active));
+            listed.extend(page.iter().map(|c| c.id));
+            match page.last() {
+                Some(last) if page.len() == 2 => after = Some(last.id),
+                _ => break,
+            }
+        }
+        assert_eq!(listed, active, "every active credential once, in id order");
+    }
+
     async fn tokens_round_trip_through_encryption(db) {
         let store = db.store().await;
         let id = store.credentials().connect("user-1", "AA123456A", &pair("access-é-1", "refresh-1")).await.expect("connect").credential.id;

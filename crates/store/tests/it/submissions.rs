@@ -127,6 +127,17 @@ both_backends! {
         assert_eq!(store.submissions().get(created.id).await.expect("get"), Some(rejected));
     }
 
+    async fn a_refusal_found_before_sending_is_rejected_with_no_hmrc_answer(db) {
+        let store = db.store().await;
+        let created = store.submissions().create(&new_period("user-1"), &audit("started")).await.expect("create");
+        let rejected = store.submissions().mark_rejected_locally(created.id, &[rule_error()], &audit("refused before sending")).await.expect("reject");
+        assert_eq!(rejected.status, SubmissionStatus::Rejected);
+        assert_eq!(rejected.rejection_errors, vec![rule_error()]);
+        assert_eq!(rejected.hmrc_answer, None);
+        let report = store.repair_history(&mtd_store::RepairOptions::default()).await.expect("dry run");
+        assert!(report.relabelled.is_empty(), "a local refusal is never relabelled as an auth failure");
+    }
+
     async fn creating_twice_with_one_idempotency_key_returns_the_first_record(db) {
         let store = db.store().await;
         let new = new_period("user-1").idempotency_key("step:create:01J0RUN");
