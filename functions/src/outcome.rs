@@ -404,21 +404,24 @@ impl Settle<'_> {
             Some(status) => format!("HMRC refused the figures (HTTP {status}: {codes})"),
             None => format!("refused before sending, nothing reached HMRC ({codes})"),
         };
-        // The store wants an HTTP status; 0 marks a refusal made before anything was sent.
-        let answer = HmrcAnswer {
-            http_status: http_status.unwrap_or(0),
+        // HMRC's answer is recorded only when HMRC gave one; a refusal found before sending has
+        // none, so the history repair can never mistake it for an auth failure.
+        let answer = http_status.map(|status| HmrcAnswer {
+            http_status: status,
             code,
             correlation_id,
             body: Some(serde_json::json!({ "errors": errors })),
-        };
+        });
         let stored = errors.clone();
         self.step
             .run("record-rejected", move || async move {
-                deps.store
-                    .submissions()
-                    .mark_rejected(id, &stored, &answer, &Audit::new(actor, reason))
-                    .await
-                    .map_err(|e| store_failure("recording the rejection", &e).into_error())?;
+                let audit = Audit::new(actor, reason);
+                let submissions = deps.store.submissions();
+                match &answer {
+                    Some(answer) => submissions.mark_rejected(id, &stored, answer, &audit).await,
+                    None => submissions.mark_rejected_locally(id, &stored, &audit).await,
+                }
+                .map_err(|e| store_failure("recording the rejection", &e).into_error())?;
                 Ok(())
             })
             .await?;

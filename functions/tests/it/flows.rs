@@ -186,6 +186,47 @@ async fn figures_hmrc_refuses_are_recorded_rejected_with_every_code_message_and_
 }
 
 #[tokio::test]
+async fn figures_refused_before_sending_are_rejected_with_no_hmrc_answer_and_no_call() {
+    let stack = Stack::start().await;
+    // A row that skipped the app's validation (an older release stored it): consolidated and
+    // itemised expenses together, which HMRC's rules refuse and the client checks locally.
+    let payload = se_period(&stack, "2024-25", 0);
+    let mut json = serde_json::to_value(&payload).unwrap();
+    json["figures"]["self-employment"]["expenses"]["costOfGoods"] = serde_json::json!(10.5);
+    let new = mtd_store::NewSubmission::new(
+        SubmissionKind::Period,
+        crate::support::APP_USER,
+        stack.nino(),
+        json,
+    )
+    .business_id(payload.business_id.as_str())
+    .tax_year("2024-25")
+    .period(payload.period_start, payload.period_end)
+    .fraud_headers(mtd_functions::fraud::capture(&captured()));
+    let id = stack
+        .store
+        .submissions()
+        .create(
+            &new,
+            &mtd_store::Audit::new("user:alice", "asked to submit"),
+        )
+        .await
+        .unwrap()
+        .id;
+    let run = stack.run(SubmissionKind::Period, id).await;
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
+    let submission = stack.submission(id).await;
+    assert_eq!(submission.status, SubmissionStatus::Rejected);
+    assert_eq!(
+        submission.rejection_errors[0].code,
+        "RULE_BOTH_EXPENSES_SUPPLIED"
+    );
+    assert_eq!(submission.hmrc_answer, None, "HMRC never answered");
+    assert!(stack.requests_to("se-period-create").is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn a_duplicate_on_a_retried_submission_is_recorded_as_submitted_not_rejected() {
     let stack = Stack::start().await;
     let payload = se_period(&stack, "2024-25", 0);
