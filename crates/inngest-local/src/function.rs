@@ -33,6 +33,8 @@ pub enum Trigger {
         schedule: String,
         /// Parsed schedule.
         cron: Box<Cron>,
+        /// The time zone of a `TZ=<zone> ...` (or `CRON_TZ=`) prefix; UTC without one.
+        zone: chrono_tz::Tz,
     },
 }
 
@@ -144,14 +146,33 @@ impl FunctionDef {
             .iter()
             .enumerate()
             .filter_map(|(i, t)| match t {
-                Trigger::Cron { cron, .. } => cron
-                    .find_next_occurrence(&after, false)
+                Trigger::Cron { cron, zone, .. } => cron
+                    .find_next_occurrence(&after.with_timezone(zone), false)
                     .ok()
-                    .map(|at| (i, at)),
+                    .map(|at| (i, at.with_timezone(&Utc))),
                 Trigger::Event { .. } => None,
             })
             .collect()
     }
+}
+
+/// Splits Inngest's optional time-zone prefix (`TZ=Europe/London 0 6 * * *`, also `CRON_TZ=`)
+/// from the schedule. Without a prefix the schedule is in UTC, as on Inngest.
+fn split_cron_zone(cron: &str) -> Result<(chrono_tz::Tz, &str), String> {
+    let cron = cron.trim();
+    let Some(rest) = cron
+        .strip_prefix("TZ=")
+        .or_else(|| cron.strip_prefix("CRON_TZ="))
+    else {
+        return Ok((chrono_tz::Tz::UTC, cron));
+    };
+    let (zone, schedule) = rest.split_once(char::is_whitespace).ok_or_else(|| {
+        format!("cron {cron:?}: a time zone prefix must be followed by a schedule")
+    })?;
+    let zone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("cron {cron:?}: {zone:?} is not an IANA time zone such as Europe/London")
+    })?;
+    Ok((zone, schedule.trim_start()))
 }
 
 /// A synced app.
@@ -284,12 +305,13 @@ fn parse_function(app: &str, f: &Value) -> Result<FunctionDef, String> {
                 });
             }
             (None, Some(cron)) if !cron.is_empty() && cron.len() <= 255 => {
-                let schedule = cron.strip_prefix("TZ=UTC ").unwrap_or(cron);
+                let (zone, schedule) = split_cron_zone(cron).map_err(fail)?;
                 let parsed = Cron::from_str(schedule)
                     .map_err(|e| fail(format!("cron {cron:?} is invalid: {e}")))?;
                 triggers.push(Trigger::Cron {
                     schedule: cron.to_owned(),
                     cron: Box::new(parsed),
+                    zone,
                 });
             }
             _ => {
@@ -405,6 +427,7 @@ fn parse_concurrency(v: Option<&Value>) -> Result<Vec<Concurrency>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use serde_json::json;
 
     fn payload(functions: Value) -> Vec<u8> {
@@ -452,6 +475,42 @@ mod tests {
         assert_eq!(defs[1].retries, 1);
         let ticks = defs[2].next_cron_ticks(Utc::now());
         assert_eq!(ticks.len(), 1);
+    }
+
+    #[test]
+    fn a_cron_time_zone_prefix_schedules_in_that_zone() {
+        let body = payload(json!([
+            {"id": "shop-london", "triggers": [{"cron": "TZ=Europe/London 0 6 * * *"}], "steps": step("shop-london", None)},
+            {"id": "shop-utc", "triggers": [{"cron": "CRON_TZ=UTC 0 6 * * *"}], "steps": step("shop-utc", None)},
+        ]));
+        let (_, defs) = parse_register(&body).unwrap();
+        // 1 July 2026 is British Summer Time (UTC+1): 06:00 in London is 05:00 UTC.
+        let after = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
+        let london = defs[0].next_cron_ticks(after);
+        assert_eq!(
+            london,
+            vec![(0, Utc.with_ymd_and_hms(2026, 7, 1, 5, 0, 0).unwrap())]
+        );
+        let utc = defs[1].next_cron_ticks(after);
+        assert_eq!(
+            utc,
+            vec![(0, Utc.with_ymd_and_hms(2026, 7, 1, 6, 0, 0).unwrap())]
+        );
+        // In winter London is UTC.
+        let winter = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            defs[0].next_cron_ticks(winter)[0].1,
+            Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_unknown_cron_time_zone_is_refused_by_name() {
+        let body = payload(json!([
+            {"id": "shop-x", "triggers": [{"cron": "TZ=Mars/Olympus 0 6 * * *"}], "steps": step("shop-x", None)},
+        ]));
+        let err = parse_register(&body).unwrap_err().to_string();
+        assert!(err.contains("Mars/Olympus"), "{err}");
     }
 
     #[test]
