@@ -519,7 +519,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     if let Some(cron) = config.refresh_cron {
         deps = deps.scheduled_refresh(ScheduledRefresh::new(
             cron,
-            active_credentials(store.clone()),
+            CredentialLister::active(store.clone()),
         ));
     }
     let functions = mtd_functions::functions(deps)?;
@@ -550,30 +550,6 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     .map_err(|source| ServeError::Serve { addr, source })?;
     store.close().await;
     Ok(())
-}
-
-/// Lists every active credential, a page at a time, for the scheduled obligations refresh.
-pub fn active_credentials(store: Store) -> CredentialLister {
-    CredentialLister::new(move || {
-        let store = store.clone();
-        async move {
-            const PAGE: u32 = 500;
-            let mut ids = Vec::new();
-            let mut after = None;
-            loop {
-                let page = store
-                    .credentials()
-                    .list_active(after, PAGE)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                ids.extend(page.iter().map(|c| c.id));
-                match page.last() {
-                    Some(last) if page.len() == PAGE as usize => after = Some(last.id),
-                    _ => return Ok(ids),
-                }
-            }
-        }
-    })
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.

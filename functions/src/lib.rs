@@ -201,8 +201,9 @@ impl Default for Settings {
 /// A boxed future, as returned by a [`CredentialLister`].
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// Lists the credentials the scheduled refresh fans out to (the active ones). The store has
-/// no query for every active credential yet, so the app supplies it.
+/// Lists the credentials the scheduled refresh fans out to: usually
+/// [`CredentialLister::active`], every active credential in the store; tests and special
+/// deployments can supply their own list with [`CredentialLister::new`].
 #[derive(Clone)]
 pub struct CredentialLister(Arc<dyn Fn() -> BoxFuture<Result<Vec<Uuid>, String>> + Send + Sync>);
 
@@ -214,6 +215,31 @@ impl CredentialLister {
         Fut: Future<Output = Result<Vec<Uuid>, String>> + Send + 'static,
     {
         Self(Arc::new(move || Box::pin(list())))
+    }
+
+    /// Every active credential in `store`, read a page at a time
+    /// ([`mtd_store::Credentials::list_active`]).
+    pub fn active(store: mtd_store::Store) -> Self {
+        const PAGE: u32 = 500;
+        Self::new(move || {
+            let store = store.clone();
+            async move {
+                let mut ids = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = store
+                        .credentials()
+                        .list_active(after, PAGE)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    ids.extend(page.iter().map(|c| c.id));
+                    match page.last() {
+                        Some(last) if page.len() == PAGE as usize => after = Some(last.id),
+                        _ => return Ok(ids),
+                    }
+                }
+            }
+        })
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Uuid>, String> {

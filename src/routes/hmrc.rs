@@ -165,18 +165,13 @@ pub async fn callback(
             "HMRC's answer carried no authorisation code. Nothing was connected; start again from the dashboard.",
         );
     };
-    let tokens = match exchange(app.oauth(), AuthorizationCode::new(code), &pending.verifier).await
+    let tokens = match app
+        .oauth()
+        .exchange_code(&AuthorizationCode::new(code), &pending.verifier)
+        .await
     {
-        Ok(Ok(tokens)) => tokens,
-        Ok(Err(e)) => return exchange_failed(&e),
-        Err(join) => {
-            tracing::error!("the HMRC code exchange task failed: {join}");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "HMRC account not connected",
-                "The connection failed because of a problem on our side. Nothing was connected; please try again.",
-            );
-        }
+        Ok(tokens) => tokens,
+        Err(e) => return exchange_failed(&e),
     };
     let mut pair = TokenPair::new(
         AccessToken::new(tokens.access_token.expose_secret()),
@@ -186,7 +181,11 @@ pub async fn callback(
     if !tokens.scopes.is_empty() {
         pair = pair.with_scope(tokens.scopes.join(" "));
     }
-    let stored = store_tokens(&app, &pending.user_id, &pending.nino, &pair).await;
+    let stored = app
+        .store()
+        .credentials()
+        .connect(&pending.user_id, &pending.nino, &pair)
+        .await;
     match stored {
         Ok(connected) => {
             tracing::info!(user = %user, credential = %connected.credential.id, reconnected = connected.reconnected, "HMRC account connected");
@@ -207,37 +206,6 @@ pub async fn callback(
         }
     }
 }
-
-/// Exchanges the code. `hmrc_mtd`'s OAuth futures cannot be proven `Send` by the compiler
-/// (a closure over a `&Mutex` with a higher-ranked lifetime inside `exchange_code`), so an axum
-/// handler cannot await them directly: the exchange runs on a blocking thread that drives it
-/// on the same runtime. A callback is rare, so the thread costs nothing that matters.
-async fn exchange(
-    oauth: &hmrc_mtd::OAuthClient,
-    code: AuthorizationCode,
-    verifier: &hmrc_mtd::PkceVerifier,
-) -> Result<Result<hmrc_mtd::UserTokens, HmrcError>, tokio::task::JoinError> {
-    let oauth = oauth.clone();
-    let verifier = hmrc_mtd::PkceVerifier::new(verifier.expose_secret());
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || runtime.block_on(oauth.exchange_code(&code, &verifier)))
-        .await
-}
-
-/// Stores the tokens (boxed at a concrete call site so the compiler can prove `Send`).
-fn store_tokens<'a>(
-    app: &'a App,
-    user_id: &'a str,
-    nino: &'a str,
-    pair: &'a TokenPair,
-) -> BoxFuture<'a, Result<mtd_store::Connected, mtd_store::StoreError>> {
-    Box::pin(async move {
-        let credentials = app.store().credentials();
-        credentials.connect(user_id, nino, pair).await
-    })
-}
-
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 fn exchange_failed(error: &HmrcError) -> Response {
     if error.is_retriable() {

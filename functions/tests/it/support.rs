@@ -271,24 +271,9 @@ impl Stack {
         )
         .settings(settings);
         if let Some(cron) = options.scheduled {
-            let lister_store = store.clone();
             deps = deps.scheduled_refresh(mtd_functions::ScheduledRefresh::new(
                 cron,
-                mtd_functions::CredentialLister::new(move || {
-                    let store = lister_store.clone();
-                    async move {
-                        let found = store
-                            .credentials()
-                            .list_for_user(APP_USER)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        Ok(found
-                            .into_iter()
-                            .filter(|c| c.is_active())
-                            .map(|c| c.id)
-                            .collect())
-                    }
-                }),
+                mtd_functions::CredentialLister::active(store.clone()),
             ));
         }
         let functions = mtd_functions::functions(deps).unwrap();
