@@ -68,6 +68,40 @@ pub struct DevArgs {
     pub time_scale: f64,
 }
 
+/// A secret setting (a key, a client secret, a database URL that may carry a password): read
+/// from a flag or the environment as text, and never shown by `Debug`, so printing the parsed
+/// command line cannot leak it.
+///
+/// ```
+/// let secret: mtd::cli::SecretArg = "signkey-prod-0123".parse().unwrap();
+/// assert_eq!(format!("{secret:?}"), "[redacted]");
+/// assert_eq!(&*secret, "signkey-prod-0123");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretArg(String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::ops::Deref for SecretArg {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// Flags of `mtd serve`.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Server")]
@@ -77,11 +111,11 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     /// Database: a SQLite file path (created on first run) or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretArg>,
     /// Token-encryption keyring, `id:base64key[,oldid:base64key...]` (the first key encrypts;
     /// 32-byte keys). Secret.
     #[arg(long, env = "MTD_TOKEN_KEYS", hide_env_values = true)]
-    pub token_keys: Option<String>,
+    pub token_keys: Option<SecretArg>,
 
     /// Header holding the authenticated user's id, set by the platform's authentication.
     /// Requests without it are refused with 401.
@@ -115,7 +149,7 @@ pub struct ServeArgs {
         hide_env_values = true,
         help_heading = "HMRC"
     )]
-    pub hmrc_client_secret: Option<String>,
+    pub hmrc_client_secret: Option<SecretArg>,
     /// The redirect URI registered for the application: this app's public
     /// `https://…/hmrc/callback`. Its scheme decides whether cookies are `Secure`.
     #[arg(long, env = "HMRC_REDIRECT_URI", help_heading = "HMRC")]
@@ -149,7 +183,7 @@ pub struct ServeArgs {
         hide_env_values = true,
         help_heading = "Inngest"
     )]
-    pub inngest_signing_key: Option<String>,
+    pub inngest_signing_key: Option<SecretArg>,
     /// Previous signing key, while rotating keys. Secret.
     #[arg(
         long,
@@ -157,7 +191,7 @@ pub struct ServeArgs {
         hide_env_values = true,
         help_heading = "Inngest"
     )]
-    pub inngest_signing_key_fallback: Option<String>,
+    pub inngest_signing_key_fallback: Option<SecretArg>,
     /// Event key (required to send events in cloud mode). Secret.
     #[arg(
         long,
@@ -165,7 +199,7 @@ pub struct ServeArgs {
         hide_env_values = true,
         help_heading = "Inngest"
     )]
-    pub inngest_event_key: Option<String>,
+    pub inngest_event_key: Option<SecretArg>,
     /// Branch environment name.
     #[arg(long, env = "INNGEST_ENV", help_heading = "Inngest")]
     pub inngest_env: Option<String>,
@@ -278,7 +312,7 @@ pub struct RepairArgs {
         hide_env_values = true,
         default_value = ".mtd/mtd.db"
     )]
-    pub database_url: String,
+    pub database_url: SecretArg,
 }
 
 #[cfg(test)]
@@ -292,12 +326,49 @@ mod tests {
     }
 
     #[test]
+    fn a_parsed_command_line_never_shows_its_secrets() {
+        let secrets = [
+            "postgres://mtd:db-password@db/mtd",
+            "k1:c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcy1sb25nISE=",
+            "hmrc-client-secret-value",
+            "signkey-prod-aaaaaaaa",
+            "signkey-prod-bbbbbbbb",
+            "event-key-value",
+        ];
+        let cli = Cli::try_parse_from([
+            "mtd",
+            "serve",
+            "--database-url",
+            secrets[0],
+            "--token-keys",
+            secrets[1],
+            "--hmrc-client-secret",
+            secrets[2],
+            "--inngest-signing-key",
+            secrets[3],
+            "--inngest-signing-key-fallback",
+            secrets[4],
+            "--inngest-event-key",
+            secrets[5],
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.hmrc_client_secret.as_deref(), Some(secrets[2]));
+    }
+
+    #[test]
     fn repair_history_is_a_dry_run_unless_told() {
         let cli = Cli::try_parse_from(["mtd", "repair-history", "--database-url", "x.db"]).unwrap();
         let Command::RepairHistory(args) = cli.command else {
             panic!("not repair-history")
         };
         assert!(!args.apply);
-        assert_eq!(args.database_url, "x.db");
+        assert_eq!(&*args.database_url, "x.db");
     }
 }

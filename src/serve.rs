@@ -98,8 +98,8 @@ fn invalid(flag: &'static str, env: &'static str, message: impl Into<String>) ->
     }
 }
 
-fn required<'a>(
-    value: &'a Option<String>,
+fn required<'a, T: std::ops::Deref<Target = str>>(
+    value: &'a Option<T>,
     flag: &'static str,
     env: &'static str,
     what: &'static str,
@@ -170,12 +170,12 @@ pub fn inngest_client(args: &ServeArgs) -> Result<Inngest, ServeError> {
             builder = builder.dev_server(url);
         }
     }
-    let set = |v: &Option<String>| {
+    fn set<T: std::ops::Deref<Target = str>>(v: &Option<T>) -> Option<String> {
         v.as_deref()
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
-    };
+    }
     if let Some(v) = set(&args.inngest_signing_key) {
         builder = builder.signing_key(v);
     }
