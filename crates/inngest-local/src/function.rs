@@ -97,10 +97,33 @@ pub struct FunctionDef {
     pub config: Value,
 }
 
+/// Settings of the register payload that Inngest enforces and this engine does not (yet).
+/// A function that uses them still runs, but not with Inngest's semantics for them, so the
+/// engine says so at sync and in `/local/functions`.
+pub const IGNORED_SETTINGS: &[&str] = &[
+    "batchEvents",
+    "debounce",
+    "throttle",
+    "rateLimit",
+    "priority",
+    "singleton",
+    "timeouts",
+];
+
 impl FunctionDef {
     /// Attempts per queue item.
     pub fn max_attempts(&self) -> u32 {
         self.retries + 1
+    }
+
+    /// The registered settings from [`IGNORED_SETTINGS`] that this function uses: runs here may
+    /// differ from Inngest's for them.
+    pub fn ignored_settings(&self) -> Vec<&'static str> {
+        IGNORED_SETTINGS
+            .iter()
+            .copied()
+            .filter(|key| self.config.get(*key).is_some_and(|v| !v.is_null()))
+            .collect()
     }
 
     /// A function defined directly (no sync), as the in-process test engine does.

@@ -25,6 +25,14 @@ impl Core {
             }
             for f in functions {
                 let id = f.id.clone();
+                let ignored = f.ignored_settings();
+                if modified && !ignored.is_empty() {
+                    tracing::warn!(
+                        function = %id,
+                        settings = ?ignored,
+                        "the local engine does not enforce these settings; runs here may differ from Inngest's"
+                    );
+                }
                 let f = Arc::new(f);
                 if modified || !st.cron_generation.contains_key(&id) {
                     let generation = st.cron_generation.get(&id).copied().unwrap_or(0) + 1;
@@ -216,7 +224,7 @@ impl Core {
         let mut out: Vec<Value> = st
             .functions
             .values()
-            .map(|f| json!({"id": f.id, "name": f.name, "app": f.app, "url": f.url.as_str(), "retries": f.retries, "config": f.config}))
+            .map(|f| json!({"id": f.id, "name": f.name, "app": f.app, "url": f.url.as_str(), "retries": f.retries, "ignored_settings": f.ignored_settings(), "config": f.config}))
             .collect();
         out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         out

@@ -25,6 +25,29 @@ fn register_payload(url: &str) -> Value {
 }
 
 #[tokio::test]
+async fn settings_the_engine_does_not_enforce_are_reported_per_function() {
+    let engine = engine().start().await.unwrap();
+    let mut payload = register_payload("http://127.0.0.1:9/api");
+    payload["functions"][0]["debounce"] = json!({"period": "5s"});
+    payload["functions"][0]["throttle"] = json!({"limit": 1, "period": "1m"});
+    payload["functions"][0]["concurrency"] = json!([{"limit": 1}]);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/fn/register", engine.url()))
+        .json(&payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the function still syncs");
+    let functions = engine.functions();
+    assert_eq!(functions.len(), 1);
+    assert_eq!(
+        functions[0]["ignored_settings"],
+        json!(["debounce", "throttle"]),
+        "concurrency is enforced, so it is not listed"
+    );
+}
+
+#[tokio::test]
 async fn register_validates_payloads_and_reports_modified() {
     let engine = engine().start().await.unwrap();
     let client = reqwest::Client::new();
