@@ -3,15 +3,14 @@
 //!
 //! HMRC is the simulator (`hmrc-sandbox`): successes come from its state, auth failures from
 //! real tokens (expired, under-scoped, another user's NINO, an application token), and the
-//! rest from its fault switches. The last tests use a wiremock stub, for answers the simulator
-//! does not give: an `INVALID_REQUEST` with several errors for flows whose typed inputs cannot
-//! provoke one, `Sunset` headers, and a body that is not JSON.
+//! rest from its fault switches (including HMRC's multi-error `INVALID_REQUEST`). The last tests
+//! use a wiremock stub, for answers the simulator does not give: `Sunset` headers, and a body
+//! that is not JSON.
 
 use std::time::Duration;
 
 use hmrc_mtd::{CallContext, Error, TransientKind, Warning};
-use hmrc_sandbox::FaultAction;
-use serde_json::json;
+use hmrc_sandbox::{FaultAction, FaultError};
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path},
@@ -19,7 +18,7 @@ use wiremock::{
 
 use crate::{
     sim::{SCOPES, Sim},
-    support::{CORRELATION_ID, Flow, Ids, client, hmrc, only_request, token, web_headers},
+    support::{Flow, Ids, client, token, web_headers},
 };
 
 #[tokio::test]
@@ -384,27 +383,39 @@ async fn run(server: &MockServer, flow: Flow) -> Result<hmrc_mtd::Response<()>, 
     flow.run(&client, &call).await
 }
 
-/// The simulator answers `INVALID_REQUEST` with several errors where the typed inputs can
-/// provoke it (annual submissions and EOPS: see those modules); for the other flows the
-/// client's types and local checks leave nothing for HMRC to refuse several times over, so the
-/// answer's parsing is proven for every flow here.
+/// HMRC's multi-error answer (`INVALID_REQUEST` with `errors[]`), injected at the simulator for
+/// every flow (the typed inputs and local checks leave little for HMRC to refuse several times
+/// over; the annual submissions and EOPS also get real multi-error answers, see those modules).
 #[tokio::test]
 async fn every_flow_reports_all_errors_of_an_invalid_request_with_their_paths() {
-    let server = MockServer::start().await;
-    let body = json!({
-        "code": "INVALID_REQUEST",
-        "message": "Invalid request",
-        "errors": [
-            {"code": "FORMAT_VALUE", "message": "The value must be between 0 and 99999999999.99",
-             "paths": ["/periodIncome/turnover", "/periodIncome/other"]},
-            {"code": "RULE_BOTH_EXPENSES_SUPPLIED", "message": "Both expenses and consolidatedExpenses can not be present at the same time",
-             "paths": ["/periodExpenses"]},
-            {"code": "RULE_OVERLAPPING_PERIOD", "message": "Period summary overlaps with any of the existing period summaries"}
-        ]
-    });
+    let sim = Sim::start().await;
+    let errors = vec![
+        FaultError::new(
+            "RULE_OVERLAPPING_PERIOD",
+            "Period summary overlaps with any of the existing period summaries",
+            &[],
+        ),
+        FaultError::new(
+            "FORMAT_VALUE",
+            "The value must be between 0 and 99999999999.99",
+            &["/periodIncome/turnover", "/periodIncome/other"],
+        ),
+        FaultError::new(
+            "RULE_BOTH_EXPENSES_SUPPLIED",
+            "Both expenses and consolidatedExpenses can not be present at the same time",
+            &["/periodExpenses"],
+        ),
+    ];
     for flow in Flow::ALL {
-        answer(&server, flow, hmrc(400, body.clone())).await;
-        let err = run(&server, flow).await.unwrap_err();
+        sim.fault(
+            flow,
+            FaultAction::InvalidRequest {
+                status: 400,
+                errors: errors.clone(),
+            },
+        );
+        let err = sim.run(flow).await.unwrap_err();
+        assert_eq!(sim.attempts_seen_by_faults(), 1, "{flow:?}: sent once");
         let Error::Rejected {
             status,
             errors,
@@ -414,7 +425,10 @@ async fn every_flow_reports_all_errors_of_an_invalid_request_with_their_paths() 
             panic!("{flow:?}: expected Rejected, got {err:?}")
         };
         assert_eq!(*status, Some(400));
-        assert_eq!(correlation_id.as_deref(), Some(CORRELATION_ID));
+        assert_eq!(
+            correlation_id.as_deref(),
+            Some(sim.last_request_to(flow).correlation_id.as_str())
+        );
         let codes: Vec<_> = errors.iter().map(|e| e.code.as_str()).collect();
         assert_eq!(
             codes,
@@ -422,14 +436,14 @@ async fn every_flow_reports_all_errors_of_an_invalid_request_with_their_paths() 
                 "FORMAT_VALUE",
                 "RULE_BOTH_EXPENSES_SUPPLIED",
                 "RULE_OVERLAPPING_PERIOD"
-            ]
+            ],
+            "{flow:?}: every entry, in HMRC's order"
         );
         assert_eq!(
             errors[0].paths,
             ["/periodIncome/turnover", "/periodIncome/other"]
         );
         assert!(!err.is_retriable());
-        only_request(&server).await;
     }
 }
 

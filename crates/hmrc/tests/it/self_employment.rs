@@ -20,8 +20,8 @@ use wiremock::{
 use crate::{
     sim::Sim,
     support::{
-        Flow, assert_valid, client, hmrc, money, nino, only_request, se_business,
-        se_cumulative_2025_26, se_period_2024_25, token, ty, web_headers,
+        Flow, assert_valid, client, hmrc, money, nino, se_business, se_cumulative_2025_26,
+        se_period_2024_25, token, ty, web_headers,
     },
 };
 
@@ -56,23 +56,26 @@ async fn period_summary_up_to_2024_25_is_posted_and_returns_hmrcs_period_id() {
     assert_eq!(sim.admin().submissions().len(), 1);
 }
 
-/// The simulator keeps the body as parsed JSON, so the literal digits are checked on a stub.
+/// The simulator records each body exactly as it arrived, so the literal digits HMRC receives
+/// are checked there.
 #[tokio::test]
 async fn money_reaches_hmrc_with_exactly_its_digits_never_through_a_float() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(Flow::SelfEmploymentPeriod.path()))
-        .respond_with(hmrc(200, json!({"periodId": "2024-04-06_2024-07-05"})))
-        .mount(&server)
-        .await;
-    let token = token();
-    let headers = web_headers();
-    let call = hmrc_mtd::CallContext::new(&token, &headers);
-    client(&server)
-        .submit_self_employment_period(&call, &nino(), &se_business(), &se_period_2024_25())
+    let sim = Sim::start().await;
+    sim.api
+        .submit_self_employment_period(
+            &sim.call(),
+            &sim.ids.nino,
+            &sim.ids.se_business,
+            &se_period_2024_25(),
+        )
         .await
         .unwrap();
-    let raw = String::from_utf8(only_request(&server).await.body).unwrap();
+    let sent = sim.requests_to(Flow::SelfEmploymentPeriod);
+    assert_eq!(sent.len(), 1);
+    let raw = sent[0]
+        .body_text
+        .as_deref()
+        .expect("the simulator keeps the body text");
     assert!(raw.contains(r#""turnover":2500.50"#), "{raw}");
     assert!(raw.contains(r#""consolidatedExpenses":-310.55"#), "{raw}");
 }
